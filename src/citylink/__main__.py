@@ -1,0 +1,5 @@
+"""`python -m citylink` is the citylink command."""
+
+from citylink.cli import main
+
+main()

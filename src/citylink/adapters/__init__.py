@@ -1,0 +1,1 @@
+"""Adapters that turn outside data formats and protocols into citylink domain objects."""

@@ -1,0 +1,1 @@
+"""The HTTP API: create_app builds it; one router per resource under routes/."""

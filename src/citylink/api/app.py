@@ -1,0 +1,56 @@
+"""create_app: the one place the HTTP application is assembled."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from starlette.middleware import Middleware
+
+from citylink import __version__
+from citylink.api import errors
+from citylink.api.deps import PrincipalCache
+from citylink.api.middleware import BodySizeLimit, CorrelationId
+from citylink.api.routes import agencies, audit, cameras, events, grants, incidents, stream, video
+from citylink.runtime.platform import Platform
+from citylink.settings import Settings
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+ROUTERS: tuple[APIRouter, ...] = (events.router, incidents.router, cameras.router, grants.router, video.router,
+                                  stream.router, agencies.router, audit.router)
+
+
+def create_app(settings: Settings, *, platform_factory: Callable[[Settings], Platform] = Platform.open) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        platform = platform_factory(settings)
+        boot = platform.bootstrap()
+        if boot.created:
+            log.warning("created the default agencies; their API keys are in %s (mode 0600)", boot.keys_file)
+        await platform.start()
+        app.state.platform = platform
+        app.state.principals = PrincipalCache()
+        try:
+            yield
+        finally:
+            await platform.stop()
+
+    # Order matters: the outermost middleware is listed first.
+    middleware = [Middleware(CorrelationId), Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)]
+    app = FastAPI(title="citylink", version=__version__, lifespan=lifespan, middleware=middleware,
+                  description="Smart city integration platform: events in, the right cameras out, audited video "
+                              "grants. Authenticate with `Authorization: Bearer <agency API key>`.")
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(video.jwks_router)
+    errors.install(app)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

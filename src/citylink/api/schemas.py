@@ -1,0 +1,96 @@
+"""Wire schemas of the native API. Domain models stay free of HTTP concerns; these map onto them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from shapely.geometry import Polygon
+
+from citylink.domain.catalogue import CATALOGUE, Grade
+from citylink.domain.events import Area, Detail, Event, Item, Location, Sender, Status
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _string_code(value: Any) -> Any:
+    # Senders write status and grade codes as numbers as often as strings.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class EventIn(_In):
+    code: str = Field(description="event code from the catalogue, e.g. 112UC001")
+    status: Status = Field(default=Status.OCCURRED, description="10 occurred, 40 changed, 50/90/91/92 end")
+    occurrence: str = Field(min_length=1, max_length=128, description="the sender's key for this occurrence")
+    grade: Grade | None = Field(default=None, description="10 urgent, 20 normal; default from the catalogue")
+    name: str | None = Field(default=None, max_length=256, description="default: the catalogue name")
+    time: AwareDatetime = Field(description="when it happened, ISO 8601 with a UTC offset")
+    location: Location
+    area: Area | None = Field(default=None, description="GeoJSON Polygon of the affected area (disasters)")
+    radius_m: float | None = Field(default=None, gt=0, le=100_000, description="affected radius around location")
+    place: str = Field(default="", max_length=512)
+    content: str = Field(default="", max_length=4096)
+    sender: Sender
+    items: list[Item] = Field(default_factory=list, max_length=100)
+    detail: Detail | None = None
+
+    _codes = field_validator("status", "grade", mode="before")(_string_code)
+
+    @field_validator("code")
+    @classmethod
+    def _known_code(cls, value: str) -> str:
+        if value not in CATALOGUE:
+            raise ValueError(f"unknown event code {value!r}; see GET /api/v1/catalogue")
+        return value
+
+    @model_validator(mode="after")
+    def _valid_area(self) -> EventIn:
+        if self.area is not None:
+            shell, *holes = self.area.coordinates
+            if len(shell) < 4 or shell[0] != shell[-1]:
+                raise ValueError("area: the outer ring needs at least 4 positions and must be closed")
+            for lon, lat in shell:
+                if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                    raise ValueError(f"area: position ({lon}, {lat}) is outside WGS84 range")
+            if not Polygon(shell, holes).is_valid:
+                raise ValueError("area: the polygon is not valid (self-intersecting?)")
+        return self
+
+    def to_event(self) -> Event:
+        entry = CATALOGUE[self.code]
+        return Event(code=self.code, name=self.name or entry.name_ko, grade=self.grade or entry.default_grade,
+                     status=self.status, occurrence=self.occurrence, location=self.location, area=self.area,
+                     radius_m=self.radius_m, place=self.place, content=self.content, time=self.time,
+                     sender=self.sender, items=tuple(self.items), detail=self.detail)
+
+
+class EventAccepted(BaseModel):
+    incident_id: str
+    event_id: str
+
+
+class StatusChange(_In):
+    status: Status = Field(description="40 changed, or 50/90/91/92 to end the incident")
+    content: str = Field(default="", max_length=4096, description="why")
+
+    _codes = field_validator("status", mode="before")(_string_code)
+
+
+class MediaIn(_In):
+    kind: str = Field(pattern="^(scene_snapshot|suspect_still)$")
+    url: str = Field(min_length=1, max_length=2048)
+
+
+class ShareIn(_In):
+    agency: str = Field(min_length=1, max_length=64, description="agency (or sub-unit) to share video with")
+    purpose: str = Field(min_length=1, max_length=128)
+
+
+class ImportReport(BaseModel):
+    source: str
+    imported: int
+    updated: int
+    unchanged: int
+    rejected: list[dict[str, Any]]

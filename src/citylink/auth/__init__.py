@@ -1,0 +1,1 @@
+"""Credentials: agency API keys, and the signing key behind grant tokens."""

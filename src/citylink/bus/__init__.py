@@ -1,0 +1,1 @@
+"""The event bus: a port, and implementations that services never see."""

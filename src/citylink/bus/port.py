@@ -1,0 +1,44 @@
+"""What the platform needs from a bus. The in-process one is the default; NATS JetStream can replace it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from citylink.domain.events import Event
+
+
+@dataclass(frozen=True, slots=True)
+class EventMessage:
+    """An accepted, stored event on its way to the services."""
+
+    event: Event
+    correlation_id: str
+    effect: str  # what the event did to its incident: opened, moved, updated or ended
+
+    @property
+    def event_id(self) -> str:
+        return self.event.event_id
+
+
+Handler = Callable[[EventMessage], Awaitable[None]]
+Unsubscribe = Callable[[], None]
+
+
+class Bus(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, message: EventMessage) -> None:
+        """Hand the message to every subscriber of its code. Delivery is at least once: handlers dedupe."""
+        ...
+
+    def subscribe(self, name: str, codes: frozenset[str], handler: Handler) -> Unsubscribe:
+        """A named, durable-by-name consumer of the given codes; messages reach it in publish order."""
+        ...
+
+    async def drain(self) -> None:
+        """Wait until every published message has been handled (tests and clean shutdown)."""
+        ...

@@ -1,0 +1,52 @@
+"""What a linked service asks the platform to do. Services return these; the platform carries them out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from citylink.domain.events import Area
+
+
+@dataclass(frozen=True, slots=True)
+class SelectCameras:
+    """Pick the cameras that see the incident's latest position."""
+
+    radius_m: float | None = None  # None: the configured default
+    k: int | None = None
+    same_as_incident: str | None = None  # an incident key whose selection to reuse, when it exists
+
+
+@dataclass(frozen=True, slots=True)
+class SelectInArea:
+    """Pick every online camera inside an area, ranked by how much of it they cover."""
+
+    area: Area | None
+    radius_m: float  # used when area is None: a circle around the incident's position
+
+
+@dataclass(frozen=True, slots=True)
+class GrantVideo:
+    """Give an agency live video of the incident's selected cameras until the incident ends."""
+
+    agency: str
+    purpose: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Tell someone. contact is personal data (a guardian's phone): stored for delivery, never logged."""
+
+    recipient: str  # an agency id, or "guardian"
+    message: str
+    contact: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttachMedia:
+    """Keep a picture with the incident: a scene snapshot or a suspect still."""
+
+    kind: str
+    url: str
+
+
+Action = SelectCameras | SelectInArea | GrantVideo | Notify | AttachMedia

@@ -1,0 +1,1 @@
+"""Geometry on the earth: distances, bearings, the camera index and camera selection."""

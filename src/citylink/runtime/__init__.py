@@ -1,0 +1,1 @@
+"""The running platform: intake, the action executor, video access, notifications and the live stream."""

@@ -1,0 +1,246 @@
+"""Carries out what services ask for, once per (event, service), in one transaction with its audit trail."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from shapely.geometry import Polygon
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citylink.auth.grant_tokens import GrantSigner
+from citylink.bus.port import EventMessage
+from citylink.domain.actions import Action, AttachMedia, GrantVideo, Notify, SelectCameras, SelectInArea
+from citylink.domain.agencies import Agency
+from citylink.domain.audit import AuditAction, AuditEntry
+from citylink.domain.grants import grant_expiry
+from citylink.domain.selection import Selection
+from citylink.geo.camera_index import CameraIndex
+from citylink.geo.selection import circle_polygon, select_cameras, select_in_area
+from citylink.runtime.clock import Clock
+from citylink.runtime.views import incident_summary
+from citylink.services.base import IncidentView, Service
+from citylink.services.registry import Registry
+from citylink.settings import Settings
+from citylink.store import agency_repo, audit_repo, incident_repo
+from citylink.store.tables import EventRow, GrantRow, IncidentRow, NotificationRow, ProcessedRow
+
+log = logging.getLogger(__name__)
+
+
+
+class UnknownAgency(LookupError):
+    def __init__(self, agency: str) -> None:
+        super().__init__(f"no agency {agency}")
+        self.agency = agency
+
+
+StreamOut = tuple[str, dict[str, Any], frozenset[str]]
+
+
+@dataclass(slots=True)
+class Applied:
+    stream: list[StreamOut] = field(default_factory=list)
+    notifications: int = 0
+
+
+@dataclass(slots=True)
+class _Ctx:
+    session: Session
+    row: IncidentRow
+    actor: str
+    correlation_id: str
+    now: datetime
+    out: Applied
+
+
+class Executor:
+    def __init__(self, *, settings: Settings, index: CameraIndex, signer: GrantSigner, registry: Registry,
+                 clock: Clock) -> None:
+        self._settings = settings
+        self._index = index
+        self._signer = signer
+        self._registry = registry
+        self._clock = clock
+
+    @staticmethod
+    def view(message: EventMessage) -> IncidentView:
+        event = message.event
+        return IncidentView(id=event.incident_id, key=event.incident_key, opened_now=message.effect == "opened",
+                            ended_now=message.effect == "ended", location_changed=message.effect == "moved")
+
+    def apply(self, session: Session, message: EventMessage, service: Service, actions: list[Action]) -> Applied:
+        """Run inside the writer's transaction. A second delivery of the same event does nothing."""
+        out = Applied()
+        if session.get(ProcessedRow, (message.event_id, service.name)) is not None:
+            return out
+        row = session.get(IncidentRow, message.event.incident_id)
+        if row is None:  # the intake transaction always creates it first; a missing row is a bug upstream
+            raise LookupError(f"incident {message.event.incident_id} not found for event {message.event_id}")
+        ctx = _Ctx(session, row, f"service:{service.name}", message.correlation_id, self._clock(), out)
+        try:
+            for action in actions:
+                self._run(ctx, action)
+            session.add(ProcessedRow(event_id=message.event_id, service=service.name, at=ctx.now))
+            session.flush()
+            self._mark_dispatched(session, message)
+        except Exception:
+            audit_repo.forget_head(session)
+            raise
+        return out
+
+    def apply_operator(self, session: Session, row: IncidentRow, actions: list[Action], *, actor: str,
+                       correlation_id: str) -> Applied:
+        """Actions an operator asked for directly (share, attach), audited under the operator's agency."""
+        out = Applied()
+        ctx = _Ctx(session, row, actor, correlation_id, self._clock(), out)
+        try:
+            for action in actions:
+                self._run(ctx, action)
+        except Exception:
+            audit_repo.forget_head(session)
+            raise
+        return out
+
+    def _mark_dispatched(self, session: Session, message: EventMessage) -> None:
+        services = {s.name for s in self._registry.for_code(message.event.code)}
+        done = set(session.execute(select(ProcessedRow.service).where(ProcessedRow.event_id == message.event_id))
+                   .scalars())
+        if services <= done:
+            event_row = session.execute(select(EventRow).where(EventRow.id == message.event_id)).scalar_one()
+            event_row.dispatched = True
+
+    def _run(self, ctx: _Ctx, action: Action) -> None:
+        match action:
+            case SelectCameras():
+                self._select(ctx, action)
+            case SelectInArea():
+                self._select_area(ctx, action)
+            case GrantVideo():
+                self._grant(ctx, action)
+            case Notify():
+                self._notify(ctx, action)
+            case AttachMedia():
+                self._attach(ctx, action)
+
+    def _audit(self, ctx: _Ctx, action: AuditAction, subject: str, detail: dict[str, object]) -> None:
+        audit_repo.append(ctx.session, AuditEntry(action, ctx.actor, subject, detail, ctx.now, ctx.correlation_id))
+
+    def _record_selection(self, ctx: _Ctx, selection: Selection) -> None:
+        incident_repo.set_cameras(ctx.row, list(selection.cameras), selection.note)
+        ctx.row.updated_at = ctx.now
+        cameras = [c.model_dump(mode="json") for c in selection.cameras]
+        self._audit(ctx, AuditAction.CAMERAS_SELECTED, ctx.row.id,
+                    {"cameras": [c.id for c in selection.cameras], "radius_m": selection.radius_m,
+                     "widened": selection.widened, "note": selection.note})
+        ctx.out.stream.append(("cameras.selected",
+                               {"incident_id": ctx.row.id, "cameras": cameras, "radius_m": selection.radius_m,
+                                "widened": selection.widened, "note": selection.note}, frozenset(ctx.row.agencies)))
+
+    def _select(self, ctx: _Ctx, action: SelectCameras) -> None:
+        if action.same_as_incident is not None:
+            source = ctx.session.execute(select(IncidentRow).where(IncidentRow.key == action.same_as_incident)
+                                         ).scalar_one_or_none()
+            if source is not None and source.cameras and source.id != ctx.row.id:
+                ctx.row.cameras = list(source.cameras)
+                ctx.row.selection_note = f"same cameras as incident {source.id}"
+                ctx.row.updated_at = ctx.now
+                self._audit(ctx, AuditAction.CAMERAS_SELECTED, ctx.row.id,
+                            {"cameras": [c["id"] for c in source.cameras], "copied_from": source.id})
+                ctx.out.stream.append(("cameras.selected",
+                                       {"incident_id": ctx.row.id, "cameras": list(source.cameras),
+                                        "note": ctx.row.selection_note}, frozenset(ctx.row.agencies)))
+                return
+        selection = select_cameras(self._index, ctx.row.lon, ctx.row.lat,
+                                   radius_m=action.radius_m or self._settings.selection.radius_m,
+                                   k=action.k or self._settings.selection.k)
+        self._record_selection(ctx, selection)
+
+    def _select_area(self, ctx: _Ctx, action: SelectInArea) -> None:
+        if action.area is not None:
+            shell, *holes = action.area.coordinates
+            polygon = Polygon(shell, holes)
+        else:
+            polygon = circle_polygon(ctx.row.lon, ctx.row.lat, action.radius_m)
+        self._record_selection(ctx, select_in_area(self._index, polygon))
+
+    def _grant(self, ctx: _Ctx, action: GrantVideo) -> None:
+        row = ctx.row
+        if row.ended_at is not None:
+            return  # the incident ended before this service got to it: no video
+        cameras = list(incident_repo.camera_ids(row))
+        if not cameras:
+            return
+        self._ensure_agency(ctx, action.agency)
+        max_duration = timedelta(seconds=self._settings.grants.max_duration_s)
+        grant = ctx.session.execute(select(GrantRow).where(GrantRow.incident_id == row.id,
+                                                           GrantRow.agency == action.agency)).scalar_one_or_none()
+        if grant is None:
+            grant = GrantRow(id=str(uuid.uuid4()), incident_id=row.id, agency=action.agency, cameras=cameras,
+                             purpose=action.purpose, issued_at=ctx.now,
+                             expires_at=grant_expiry(now=ctx.now, max_duration=max_duration), revoked_at=None,
+                             revoke_reason="", version=1)
+            ctx.session.add(grant)
+        elif grant.revoked_at is None and grant.expires_at > ctx.now and list(grant.cameras) == cameras:
+            return  # the same grant already covers exactly these cameras
+        else:
+            renew = grant.revoked_at is not None or grant.expires_at <= ctx.now
+            grant.cameras = cameras
+            grant.purpose = action.purpose
+            grant.version += 1
+            if renew:
+                grant.revoked_at, grant.revoke_reason = None, ""
+                grant.issued_at = ctx.now
+                grant.expires_at = grant_expiry(now=ctx.now, max_duration=max_duration)
+        incident_repo.involve(row, action.agency)
+        self._audit(ctx, AuditAction.GRANT_ISSUED, grant.id,
+                    {"incident": row.id, "agency": action.agency, "cameras": cameras, "purpose": action.purpose,
+                     "expires_at": grant.expires_at.isoformat(), "version": grant.version})
+        ctx.out.stream.append(("grant.issued",
+                               {"grant_id": grant.id, "incident_id": row.id, "agency": action.agency,
+                                "cameras": cameras, "expires_at": grant.expires_at.isoformat()},
+                               frozenset(row.agencies)))
+
+    @staticmethod
+    def _ensure_agency(ctx: _Ctx, agency_id: str) -> None:
+        """A dispatched sub-unit (police/patrol-12) is created on first use under its known parent."""
+        if agency_repo.get_agency(ctx.session, agency_id) is not None:
+            return
+        parent_id, _, unit = agency_id.partition("/")
+        parent = agency_repo.get_agency(ctx.session, parent_id) if unit else None
+        if parent is None:
+            raise UnknownAgency(agency_id)
+        agency_repo.upsert_agency(ctx.session, Agency(id=agency_id, name=f"{parent.name}: {unit}", kind=parent.kind),
+                                  now=ctx.now)
+        ctx.session.flush()
+
+    def _notify(self, ctx: _Ctx, action: Notify) -> None:
+        if action.recipient == "guardian":
+            target, channel = self._settings.notify.guardian_webhook_url, "guardian"
+        else:
+            agency = agency_repo.get_agency(ctx.session, action.recipient)
+            target, channel = (agency.webhook_url if agency else None), "agency"
+            incident_repo.involve(ctx.row, action.recipient)
+        note = NotificationRow(id=str(uuid.uuid4()), incident_id=ctx.row.id, recipient=action.recipient,
+                               channel=channel, message=action.message, contact=action.contact, target_url=target,
+                               status="pending" if target else "no_endpoint", attempts=0,
+                               next_attempt_at=ctx.now if target else None, delivered_at=None,
+                               last_error="" if target else "no delivery endpoint configured",
+                               created_at=ctx.now)
+        ctx.session.add(note)
+        self._audit(ctx, AuditAction.NOTIFICATION, ctx.row.id,
+                    {"notification": note.id, "recipient": action.recipient, "channel": channel,
+                     "deliverable": target is not None})
+        ctx.out.notifications += 1
+        ctx.out.stream.append(("notification.created",
+                               {"incident_id": ctx.row.id, "notification_id": note.id, "recipient": action.recipient,
+                                "message": action.message, "status": note.status}, frozenset(ctx.row.agencies)))
+
+    def _attach(self, ctx: _Ctx, action: AttachMedia) -> None:
+        ctx.row.media = [*ctx.row.media, {"kind": action.kind, "url": action.url, "at": ctx.now.isoformat()}]
+        ctx.row.updated_at = ctx.now
+        ctx.out.stream.append(("incident.updated", incident_summary(ctx.row), frozenset(ctx.row.agencies)))

@@ -1,0 +1,207 @@
+"""Intake: validated events become stored events and incidents, many per transaction.
+
+Requests wait on a future while a single flusher writes everything queued so far in one transaction:
+each response still goes out only after its event is durably committed, but the disk sync is shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from citylink.bus.port import Bus, EventMessage
+from citylink.domain.audit import AuditAction, AuditEntry
+from citylink.domain.events import Event
+from citylink.domain.incidents import LifecycleError, transition
+from citylink.runtime.clock import Clock
+from citylink.runtime.stream import StreamHub
+from citylink.runtime.views import incident_summary
+from citylink.services.registry import Registry
+from citylink.store import audit_repo, incident_repo
+from citylink.store.database import Database
+from citylink.store.tables import IncidentRow
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    incident_id: str
+    event_id: str
+    created: bool  # False: a duplicate of an event already stored
+
+
+class IntakeRejected(Exception):
+    """The event is well-formed but the incident cannot take it (e.g. a status going backwards)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class _Pending:
+    event: Event
+    received_by: str
+    correlation_id: str
+    future: asyncio.Future[Accepted]
+
+
+@dataclass(slots=True)
+class _Outcome:
+    result: Accepted | IntakeRejected
+    stream: list[tuple[str, dict[str, Any], frozenset[str]]] = field(default_factory=list)
+    dispatch: bool = False
+    effect: str = ""
+
+
+class Intake:
+    def __init__(self, db: Database, *, bus: Bus, hub: StreamHub, registry: Registry, clock: Clock) -> None:
+        self._db = db
+        self._bus = bus
+        self._hub = hub
+        self._registry = registry
+        self._clock = clock
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._flusher: asyncio.Task[None] | None = None
+        self._in_flight = 0
+
+    @property
+    def idle(self) -> bool:
+        return self._queue.empty() and self._in_flight == 0
+
+    async def start(self) -> None:
+        self._flusher = asyncio.create_task(self._flush_forever(), name="intake-flusher")
+
+    async def stop(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+
+    async def submit(self, event: Event, *, received_by: str, correlation_id: str) -> Accepted:
+        future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(event, received_by, correlation_id, future))
+        return await future
+
+    async def _flush_forever(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            self._in_flight = len(batch)
+            try:
+                await self._flush(batch)
+            finally:
+                self._in_flight = 0
+
+    async def _flush(self, batch: list[_Pending]) -> None:
+        try:
+            outcomes = await self._db.write(lambda s: self._write(s, batch))
+        except Exception as exc:
+            log.exception("intake batch of %d failed; nothing of it was stored", len(batch))
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
+            return
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            await self._after_commit(pending, outcome)
+
+    async def _after_commit(self, pending: _Pending, outcome: _Outcome) -> None:
+        for type_, data, audience in outcome.stream:
+            self._hub.publish(type_, data, audience=audience)
+        if outcome.dispatch:
+            await self._bus.publish(EventMessage(pending.event, pending.correlation_id, outcome.effect))
+        if pending.future.done():  # the caller went away; the event is stored all the same
+            return
+        if isinstance(outcome.result, IntakeRejected):
+            pending.future.set_exception(outcome.result)
+        else:
+            pending.future.set_result(outcome.result)
+
+    def _write(self, session: Session, batch: list[_Pending]) -> list[_Outcome]:
+        now = self._clock()
+        seen: set[str] = set()
+        incidents: dict[str, IncidentRow | None] = {}
+        outcomes = []
+        try:
+            for pending in batch:
+                outcomes.append(self._write_one(session, pending, now=now, seen=seen, incidents=incidents))
+        except Exception:
+            audit_repo.forget_head(session)
+            raise
+        return outcomes
+
+    def _write_one(self, session: Session, pending: _Pending, *, now: datetime, seen: set[str],
+                   incidents: dict[str, IncidentRow | None]) -> _Outcome:
+        event = pending.event
+        ids = Accepted(event.incident_id, event.event_id, created=False)
+        if event.event_id in seen or incident_repo.event_exists(session, event.event_id):
+            return _Outcome(ids)
+        if event.incident_id not in incidents:
+            incidents[event.incident_id] = session.get(IncidentRow, event.incident_id)
+        row = incidents[event.incident_id]
+        try:
+            step = transition(incident_repo.current_status(row), event.status)
+        except LifecycleError as exc:
+            return _Outcome(IntakeRejected("status", str(exc)))
+        actor = pending.received_by
+        outcome = _Outcome(Accepted(event.incident_id, event.event_id, created=True))
+        if row is None:
+            row = incident_repo.open_incident(session, event, now=now, agencies=[actor])
+            incidents[event.incident_id] = row
+            effect = "opened"
+        else:
+            previous = row.status
+            moved = incident_repo.apply_update(row, event, now=now)
+            effect = "ended" if step.ends else "moved" if moved else "updated"
+            audit_repo.append(session, AuditEntry(AuditAction.INCIDENT_STATUS, actor, row.id,
+                                                  {"from": previous, "to": event.status.value}, now,
+                                                  pending.correlation_id))
+        seen.add(event.event_id)
+        handled = bool(self._registry.for_code(event.code))
+        incident_repo.add_event(session, event, now=now, received_by=actor, effect=effect, dispatched=not handled)
+        audit_repo.append(session, AuditEntry(
+            AuditAction.EVENT_RECEIVED, actor, row.id,
+            {"event_id": event.event_id, "code": event.code, "status": event.status.value,
+             "occurrence": event.occurrence, "sender": event.sender.city}, now, pending.correlation_id))
+        audience = frozenset(row.agencies)
+        if effect == "opened":
+            audit_repo.append(session, AuditEntry(AuditAction.INCIDENT_OPENED, actor, row.id,
+                                                  {"code": event.code, "grade": event.grade.value}, now,
+                                                  pending.correlation_id))
+            outcome.stream.append(("incident.opened", incident_summary(row), audience))
+        elif step.ends:
+            outcome.stream += self._revoke_grants(session, row, now=now, actor=actor,
+                                                  correlation_id=pending.correlation_id)
+            outcome.stream.append(("incident.closed", incident_summary(row), audience))
+        else:
+            outcome.stream.append(("incident.updated", incident_summary(row), audience))
+        outcome.dispatch = handled
+        outcome.effect = effect
+        return outcome
+
+    @staticmethod
+    def _revoke_grants(session: Session, row: IncidentRow, *, now: datetime, actor: str,
+                       correlation_id: str) -> list[tuple[str, dict[str, Any], frozenset[str]]]:
+        messages = []
+        reason = f"incident ended (status {row.status})"
+        for grant in incident_repo.live_grants(session, row.id):
+            grant.revoked_at = now
+            grant.revoke_reason = reason
+            audit_repo.append(session, AuditEntry(AuditAction.GRANT_REVOKED, actor, grant.id,
+                                                  {"incident": row.id, "agency": grant.agency, "reason": reason},
+                                                  now, correlation_id))
+            messages.append(("grant.revoked", {"grant_id": grant.id, "incident_id": row.id, "agency": grant.agency,
+                                               "reason": reason}, frozenset(row.agencies)))
+        return messages

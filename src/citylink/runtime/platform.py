@@ -1,0 +1,228 @@
+"""The running platform: one object that owns the store, index, bus, services and background workers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citylink.auth.grant_tokens import GrantSigner
+from citylink.bus.memory import MemoryBus
+from citylink.bus.port import Bus, EventMessage
+from citylink.domain.actions import AttachMedia, GrantVideo
+from citylink.domain.agencies import DEFAULT_AGENCIES, DEFAULT_ROLES, Role
+from citylink.domain.audit import AuditAction, AuditEntry
+from citylink.domain.cameras import Camera
+from citylink.domain.events import Event
+from citylink.geo.camera_index import CameraIndex
+from citylink.runtime.clock import Clock, utc_now
+from citylink.runtime.executor import Applied, Executor
+from citylink.runtime.intake import Intake
+from citylink.runtime.notifier import Notifier
+from citylink.runtime.stream import StreamHub
+from citylink.runtime.video_access import Decision, VideoAccess, VideoAuthRequest
+from citylink.runtime.views import grant_view
+from citylink.services.base import Service
+from citylink.services.registry import Registry, default_registry
+from citylink.settings import Settings
+from citylink.store import agency_repo, audit_repo, camera_repo, incident_repo
+from citylink.store.database import Database
+from citylink.store.tables import GrantRow, IncidentRow
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+BOOTSTRAP_KEYS_FILE = "bootstrap-keys.json"
+SIGNING_KEY_FILE = "grant-signing-key.pem"
+
+
+class IncidentEnded(ValueError):
+    def __init__(self, incident_id: str) -> None:
+        super().__init__(f"incident {incident_id} has ended; its video can no longer be shared")
+
+
+class NothingToShare(ValueError):
+    def __init__(self, incident_id: str) -> None:
+        super().__init__(f"incident {incident_id} has no selected cameras to share")
+
+
+@dataclass(frozen=True, slots=True)
+class Bootstrap:
+    keys_file: Path
+    created: bool
+
+
+class Platform:
+    def __init__(self, settings: Settings, db: Database, *, bus: Bus, clock: Clock, registry: Registry,
+                 signer: GrantSigner, index: CameraIndex) -> None:
+        self.settings = settings
+        self.db = db
+        self.bus = bus
+        self.clock = clock
+        self.registry = registry
+        self.signer = signer
+        self.index = index
+        self.hub = StreamHub(replay=settings.stream_replay)
+        self.intake = Intake(db, bus=bus, hub=self.hub, registry=registry, clock=clock)
+        self.executor = Executor(settings=settings, index=index, signer=signer, registry=registry, clock=clock)
+        self.video = VideoAccess(signer)
+        self.notifier = Notifier(db, settings=settings.notify, clock=clock)
+        self.personal_keys = frozenset(settings.services.personal_item_keys)
+        self._unsubscribe: list[Any] = []
+
+    @classmethod
+    def open(cls, settings: Settings, *, clock: Clock = utc_now, bus: Bus | None = None) -> Platform:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database.open(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        signer = GrantSigner.load_or_create(settings.data_dir / SIGNING_KEY_FILE, issuer=settings.grants.issuer)
+        index = CameraIndex.from_cameras(db.read_sync(camera_repo.all_cameras))
+        return cls(settings, db, bus=bus or MemoryBus(), clock=clock, registry=default_registry(settings),
+                   signer=signer, index=index)
+
+    def bootstrap(self) -> Bootstrap:
+        """On an empty store: the default agencies, one key each, written to DIR/bootstrap-keys.json (0600)."""
+        path = self.settings.data_dir / BOOTSTRAP_KEYS_FILE
+        if self.db.read_sync(agency_repo.has_agencies):
+            return Bootstrap(path, created=False)
+        now = self.clock()
+
+        def create(session: Any) -> dict[str, str]:
+            keys = {}
+            for agency in DEFAULT_AGENCIES:
+                agency_repo.upsert_agency(session, agency, now=now)
+                _, keys[agency.id] = agency_repo.issue_key(session, agency.id,
+                                                           DEFAULT_ROLES.get(agency.id, Role.AGENCY), now=now)
+                audit_repo.append(session, AuditEntry(AuditAction.AGENCY_CHANGED, "system", agency.id,
+                                                      {"created": True}, now))
+            return keys
+
+        keys = self.db.write_sync(create)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(keys, fh, indent=2)
+        return Bootstrap(path, created=True)
+
+    async def start(self) -> None:
+        for service in self.registry.services:
+            self._unsubscribe.append(self.bus.subscribe(service.name, service.codes, self._handler(service)))
+        await self.bus.start()
+        await self.intake.start()
+        await self.notifier.start()
+        await self._redeliver_undispatched()
+
+    async def stop(self) -> None:
+        await self.intake.stop()
+        await self.bus.stop()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        await self.notifier.close()
+        self.db.close()
+
+    async def _redeliver_undispatched(self) -> None:
+        """Events stored but not fully handled before a stop are handed out again; handlers dedupe."""
+        rows = await self.db.read(incident_repo.undispatched_events)
+        for row in rows:
+            event = Event.model_validate(row.payload)
+            await self.bus.publish(EventMessage(event, f"redelivery-{row.id}", row.effect))
+        if rows:
+            log.info("redelivered %d events that were stored but not fully handled", len(rows))
+
+    def _handler(self, service: Service) -> Any:
+        async def handle(message: EventMessage) -> None:
+            actions = service.handle(message.event, self.executor.view(message))
+            applied = await self.db.write(lambda s: self.executor.apply(s, message, service, actions))
+            self._publish(applied)
+
+        return handle
+
+    def _publish(self, applied: Applied) -> None:
+        for type_, data, audience in applied.stream:
+            self.hub.publish(type_, data, audience=audience)
+        if applied.notifications:
+            self.notifier.wake()
+
+    async def submit(self, event: Event, *, received_by: str, correlation_id: str) -> Any:
+        return await self.intake.submit(event, received_by=received_by, correlation_id=correlation_id)
+
+    async def authorize_video(self, request: VideoAuthRequest) -> Decision:
+        return await self.db.write(lambda s: self.video.decide(s, request, now=self.clock()))
+
+    async def save_cameras(self, cameras: list[Camera], *, actor: str, source: str) -> camera_repo.UpsertCounts:
+        now = self.clock()
+
+        def save(session: Any) -> camera_repo.UpsertCounts:
+            counts = camera_repo.upsert_many(session, cameras, now=now)
+            audit_repo.append(session, AuditEntry(AuditAction.CAMERAS_IMPORTED, actor, source,
+                                                  {"created": counts.created, "updated": counts.updated,
+                                                   "unchanged": counts.unchanged}, now))
+            return counts
+
+        counts = await self.db.write(save)
+        for camera in cameras:
+            self.index.upsert(camera)
+        return counts
+
+    async def delete_camera(self, camera_id: str, *, actor: str) -> bool:
+        now = self.clock()
+
+        def delete(session: Any) -> bool:
+            deleted = camera_repo.delete(session, camera_id)
+            if deleted:
+                audit_repo.append(session, AuditEntry(AuditAction.CAMERA_CHANGED, actor, camera_id,
+                                                      {"deleted": True}, now))
+            return deleted
+
+        deleted = await self.db.write(delete)
+        if deleted:
+            self.index.remove(camera_id)
+        return deleted
+
+    async def attach_media(self, incident_id: str, *, kind: str, url: str, actor: str,
+                           check: Callable[[Session], IncidentRow]) -> dict[str, Any]:
+        def attach(session: Session) -> Applied:
+            row = check(session)
+            return self.executor.apply_operator(session, row, [AttachMedia(kind=kind, url=url)], actor=actor,
+                                                correlation_id="")
+
+        self._publish(await self.db.write(attach))
+        return {"incident_id": incident_id, "kind": kind, "url": url}
+
+    async def share(self, incident_id: str, *, agency: str, purpose: str, actor: str, correlation_id: str,
+                    check: Callable[[Session], IncidentRow]) -> dict[str, Any]:
+        def grant(session: Session) -> dict[str, Any]:
+            row = check(session)
+            if row.ended_at is not None:
+                raise IncidentEnded(row.id)
+            if not row.cameras:
+                raise NothingToShare(row.id)
+            applied = self.executor.apply_operator(session, row, [GrantVideo(agency=agency, purpose=purpose)],
+                                                   actor=actor, correlation_id=correlation_id)
+            self._publish(applied)
+            granted = session.execute(select(GrantRow).where(GrantRow.incident_id == row.id,
+                                                             GrantRow.agency == agency)).scalar_one()
+            return grant_view(granted, token=self.signer.sign(incident_repo.to_grant(granted)))
+
+        return await self.db.write(grant)
+
+    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """CPU-heavy or blocking work (file parsing) off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+    async def wait_idle(self) -> None:
+        """Until every accepted event has been handled by its services (tests, benchmarks, shutdown)."""
+        while True:
+            await asyncio.sleep(0)
+            await self.bus.drain()
+            if self.intake.idle:
+                await self.bus.drain()
+                return
+            await asyncio.sleep(0.001)

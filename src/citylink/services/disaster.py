@@ -1,0 +1,24 @@
+"""DUCDP110 — disaster response: every camera inside the affected area, shared with the disaster room."""
+
+from __future__ import annotations
+
+from citylink.domain.actions import Action, GrantVideo, SelectInArea
+from citylink.domain.events import Event
+from citylink.services.base import IncidentView
+
+
+class Disaster:
+    name = "disaster"
+    codes = frozenset({"DUCDP110"})
+
+    def __init__(self, *, default_radius_m: float) -> None:
+        self._default_radius_m = default_radius_m
+
+    def handle(self, event: Event, incident: IncidentView) -> list[Action]:
+        if incident.ended_now:
+            return []
+        if not (incident.opened_now or incident.location_changed or event.area is not None):
+            return []
+        radius_m = event.radius_m or self._default_radius_m
+        return [SelectInArea(area=event.area, radius_m=radius_m),
+                GrantVideo(agency="disaster", purpose="disaster response")]

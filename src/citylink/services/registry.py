@@ -1,0 +1,39 @@
+"""Which service acts on which event code. Adding a service: one module, one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from citylink.services.base import Service
+from citylink.services.disaster import Disaster
+from citylink.services.dispatch_112 import Dispatch112
+from citylink.services.dispatch_119 import Dispatch119
+from citylink.services.emergency_video_112 import EmergencyVideo112
+from citylink.services.vulnerable_sos import VulnerableSos
+from citylink.settings import Settings
+
+
+class Registry:
+    def __init__(self, services: Iterable[Service]) -> None:
+        self.services: tuple[Service, ...] = tuple(services)
+        self._by_code: dict[str, list[Service]] = {}
+        for service in self.services:
+            for code in service.codes:
+                self._by_code.setdefault(code, []).append(service)
+
+    def for_code(self, code: str) -> list[Service]:
+        return self._by_code.get(code, [])
+
+    @property
+    def codes(self) -> frozenset[str]:
+        return frozenset(self._by_code)
+
+
+def default_registry(settings: Settings) -> Registry:
+    return Registry([
+        EmergencyVideo112(violent_crimes=settings.services.violent_crimes),
+        Dispatch112(),
+        Dispatch119(),
+        Disaster(default_radius_m=settings.selection.disaster_radius_m),
+        VulnerableSos(),
+    ])

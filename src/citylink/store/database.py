@@ -1,0 +1,98 @@
+"""The database handle: engine set-up, migrations, and the threads that keep blocking I/O off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+T = TypeVar("T")
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def alembic_config(engine: Engine) -> Config:
+    script_dir = resources.files("citylink.store") / "migrations"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_dir))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration; a no-op when it is already there."""
+    command.upgrade(alembic_config(engine), "head")
+
+
+class Database:
+    """One engine, one writer thread, a few reader threads.
+
+    SQLite takes one writer at a time; funnelling writes through one thread turns lock contention into a
+    queue, and lets intake commit many events in one transaction.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citylink-db-write")
+        self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="citylink-db-read")
+
+    @classmethod
+    def open(cls, url: str, *, sqlite_synchronous: str = "FULL", run_migrations: bool = True) -> Database:
+        engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
+        if run_migrations:
+            migrate(engine)
+        return cls(engine)
+
+    def write_sync(self, fn: Callable[[Session], T]) -> T:
+        with self.sessions() as session, session.begin():
+            return fn(session)
+
+    def read_sync(self, fn: Callable[[Session], T]) -> T:
+        with self.sessions() as session:
+            return fn(session)
+
+    async def write(self, fn: Callable[[Session], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self.write_sync, fn)
+
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self.read_sync, fn)
+
+    async def call_writer(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn on the writer thread (for work that manages its own sessions, like batched intake)."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self.engine.dispose()

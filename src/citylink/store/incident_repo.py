@@ -1,0 +1,129 @@
+"""Incidents, their events, grants and notifications in the store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citylink.domain.events import Event, Status
+from citylink.domain.grants import Grant
+from citylink.domain.selection import SelectedCamera
+from citylink.store.tables import EventRow, GrantRow, IncidentRow, NotificationRow
+
+
+def event_exists(session: Session, event_id: str) -> bool:
+    return session.execute(select(EventRow.seq).where(EventRow.id == event_id)).first() is not None
+
+
+def open_incident(session: Session, event: Event, *, now: datetime, agencies: list[str]) -> IncidentRow:
+    row = IncidentRow(
+        id=event.incident_id, key=event.incident_key, code=event.code, name=event.name, grade=event.grade.value,
+        status=event.status.value, sender_city=event.sender.city, sender_system=event.sender.system,
+        occurrence=event.occurrence, lon=event.location.lon, lat=event.location.lat,
+        area=event.area.model_dump(mode="json") if event.area else None, radius_m=event.radius_m,
+        place=event.place, content=event.content, agencies=sorted(set(agencies)), cameras=[], selection_note="",
+        media=[], opened_at=now, updated_at=now, ended_at=None,
+    )
+    session.add(row)
+    session.flush()  # without ORM relationships the unit of work would not order it before its events
+    return row
+
+
+def apply_update(row: IncidentRow, event: Event, *, now: datetime) -> bool:
+    """Fold an accepted event into the incident; True when it moved the incident."""
+    moved = (row.lon, row.lat) != (event.location.lon, event.location.lat) or (
+        event.area is not None and row.area != event.area.model_dump(mode="json"))
+    row.status = event.status.value
+    row.grade = event.grade.value
+    row.lon, row.lat = event.location.lon, event.location.lat
+    if event.area is not None:
+        row.area = event.area.model_dump(mode="json")
+    if event.radius_m is not None:
+        row.radius_m = event.radius_m
+    row.place = event.place or row.place
+    row.content = event.content or row.content
+    row.updated_at = now
+    if event.status.ends_incident:
+        row.ended_at = now
+    return moved
+
+
+def add_event(session: Session, event: Event, *, now: datetime, received_by: str, effect: str,
+              dispatched: bool) -> None:
+    session.add(EventRow(id=event.event_id, incident_id=event.incident_id, code=event.code,
+                         status=event.status.value, time=event.time, received_at=now, received_by=received_by,
+                         payload=event.model_dump(mode="json"), effect=effect, dispatched=dispatched))
+
+
+def involve(row: IncidentRow, agency: str) -> None:
+    if agency not in row.agencies:
+        row.agencies = sorted({*row.agencies, agency})
+
+
+def set_cameras(row: IncidentRow, cameras: list[SelectedCamera], note: str) -> None:
+    row.cameras = [c.model_dump(mode="json") for c in cameras]
+    row.selection_note = note
+
+
+def camera_ids(row: IncidentRow) -> tuple[str, ...]:
+    return tuple(str(c["id"]) for c in row.cameras)
+
+
+def to_grant(row: GrantRow) -> Grant:
+    return Grant(id=row.id, incident_id=row.incident_id, agency=row.agency, cameras=tuple(row.cameras),
+                 purpose=row.purpose, issued_at=row.issued_at, expires_at=row.expires_at, revoked_at=row.revoked_at,
+                 revoke_reason=row.revoke_reason)
+
+
+def grants_for(session: Session, incident_id: str) -> list[GrantRow]:
+    return list(session.execute(select(GrantRow).where(GrantRow.incident_id == incident_id)
+                                .order_by(GrantRow.issued_at)).scalars())
+
+
+def live_grants(session: Session, incident_id: str) -> list[GrantRow]:
+    return [g for g in grants_for(session, incident_id) if g.revoked_at is None]
+
+
+def events_for(session: Session, incident_id: str) -> list[EventRow]:
+    return list(session.execute(select(EventRow).where(EventRow.incident_id == incident_id)
+                                .order_by(EventRow.seq)).scalars())
+
+
+def notifications_for(session: Session, incident_id: str) -> list[NotificationRow]:
+    return list(session.execute(select(NotificationRow).where(NotificationRow.incident_id == incident_id)
+                                .order_by(NotificationRow.created_at)).scalars())
+
+
+def list_incidents(session: Session, *, agency: str | None, status: str | None, code: str | None, open_only: bool,
+                   offset: int, limit: int) -> list[IncidentRow]:
+    query = select(IncidentRow)
+    if status:
+        query = query.where(IncidentRow.status == status)
+    if code:
+        query = query.where(IncidentRow.code == code)
+    if open_only:
+        query = query.where(IncidentRow.ended_at.is_(None))
+    rows = list(session.execute(query.order_by(IncidentRow.updated_at.desc())).scalars())
+    if agency is not None:
+        rows = [r for r in rows if agency in r.agencies or any(a.startswith(agency + "/") for a in r.agencies)]
+    return rows[offset:offset + limit]
+
+
+def undispatched_events(session: Session) -> list[EventRow]:
+    return list(session.execute(select(EventRow).where(EventRow.dispatched.is_(False))
+                                .order_by(EventRow.seq)).scalars())
+
+
+def current_status(row: IncidentRow | None) -> Status | None:
+    return Status(row.status) if row is not None else None
+
+
+def list_grants(session: Session, *, agency: str | None, incident_id: str | None) -> list[GrantRow]:
+    query = select(GrantRow).order_by(GrantRow.issued_at.desc())
+    if incident_id:
+        query = query.where(GrantRow.incident_id == incident_id)
+    if agency is not None:
+        query = query.where((GrantRow.agency == agency) | GrantRow.agency.startswith(agency + "/"))
+    return list(session.execute(query).scalars())

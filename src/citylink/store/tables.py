@@ -1,0 +1,181 @@
+"""The schema. Every change to it comes with an Alembic migration under store/migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend: SQLite would otherwise hand back naive values."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UtcDateTime()}
+
+
+class AgencyRow(Base):
+    __tablename__ = "agencies"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class CameraRow(Base):
+    __tablename__ = "cameras"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    direction_deg: Mapped[float | None] = mapped_column(Float)
+    fov_deg: Mapped[float] = mapped_column(Float)
+    view_range_m: Mapped[float] = mapped_column(Float)
+    ptz: Mapped[bool] = mapped_column(Boolean)
+    purpose: Mapped[str] = mapped_column(String(128))
+    stream_urls: Mapped[list[Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    agency: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime]
+
+
+class IncidentRow(Base):
+    __tablename__ = "incidents"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), unique=True)
+    code: Mapped[str] = mapped_column(String(16), index=True)
+    name: Mapped[str] = mapped_column(String(256))
+    grade: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(2), index=True)
+    sender_city: Mapped[str] = mapped_column(String(64))
+    sender_system: Mapped[str] = mapped_column(String(64))
+    occurrence: Mapped[str] = mapped_column(String(128))
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    area: Mapped[dict[str, Any] | None]
+    radius_m: Mapped[float | None] = mapped_column(Float)
+    place: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)
+    agencies: Mapped[list[Any]]
+    cameras: Mapped[list[Any]]
+    selection_note: Mapped[str] = mapped_column(Text, default="")
+    media: Mapped[list[Any]]
+    opened_at: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None]
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    code: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(2))
+    time: Mapped[datetime]
+    received_at: Mapped[datetime]
+    received_by: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    effect: Mapped[str] = mapped_column(String(8))  # opened, moved, updated or ended: what it did to the incident
+    dispatched: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+
+class ProcessedRow(Base):
+    """One row per (event, service) handled: what makes a redelivered event have no second effect."""
+
+    __tablename__ = "processed"
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    service: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime]
+
+
+class GrantRow(Base):
+    __tablename__ = "grants"
+    __table_args__ = (UniqueConstraint("incident_id", "agency"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    agency: Mapped[str] = mapped_column(String(64), index=True)
+    cameras: Mapped[list[Any]]
+    purpose: Mapped[str] = mapped_column(String(128))
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoke_reason: Mapped[str] = mapped_column(String(256), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class NotificationRow(Base):
+    """A notification and its delivery state: the outbox."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(Text)
+    target_url: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # Kept as ISO text so the hashed form is exactly what was stored, whatever the database does to timestamps.
+    at: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(256), index=True)
+    detail: Mapped[dict[str, Any]]
+    correlation_id: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
