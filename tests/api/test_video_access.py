@@ -123,3 +123,16 @@ async def test_supervisor_shares_video_with_another_agency(harness: Harness) -> 
                                         json={"agency": "justice", "purpose": "curious"},
                                         headers=harness.auth("police"))
     assert refused.status_code == 403
+
+
+async def test_sharing_errors_are_clear(harness: Harness) -> None:
+    incident_id, _ = await _granted(harness)
+    centre = harness.auth("centre")
+    unknown = await harness.client.post(f"/api/v1/incidents/{incident_id}/grants",
+                                        json={"agency": "nobody", "purpose": "x"}, headers=centre)
+    assert unknown.status_code == 404 and unknown.json()["errors"][0]["field"] == "/agency"
+    await harness.post_event("police", event_body(status="91", time="2026-11-26T11:40:00+02:00"))
+    await harness.settle()
+    ended = await harness.client.post(f"/api/v1/incidents/{incident_id}/grants",
+                                      json={"agency": "fire", "purpose": "x"}, headers=centre)
+    assert ended.status_code == 409 and "has ended" in ended.json()["detail"]

@@ -11,7 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
+from citylink.runtime.executor import UnknownAgency
 from citylink.runtime.intake import IntakeRejected
+from citylink.runtime.platform import IncidentEnded, NothingToShare
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,16 @@ async def _on_rejected(_: Request, exc: Exception) -> JSONResponse:
                             errors=[{"field": f"/{exc.field}", "message": exc.reason}])
 
 
+async def _on_unknown_agency(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UnknownAgency)
+    return problem_response(404, "not found", f"no agency {exc.agency}",
+                            errors=[{"field": "/agency", "message": f"no agency {exc.agency}"}])
+
+
+async def _on_conflict(_: Request, exc: Exception) -> JSONResponse:
+    return problem_response(409, "conflict", str(exc))
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(500, "internal error", "an unexpected error occurred; it has been logged")
@@ -85,4 +97,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(HTTPException, _on_http)
     app.add_exception_handler(IntakeRejected, _on_rejected)
+    app.add_exception_handler(UnknownAgency, _on_unknown_agency)
+    app.add_exception_handler(IncidentEnded, _on_conflict)
+    app.add_exception_handler(NothingToShare, _on_conflict)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from shapely.geometry import Polygon
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,6 +18,7 @@ from citylink.domain.agencies import Agency
 from citylink.domain.audit import AuditAction, AuditEntry
 from citylink.domain.grants import grant_expiry
 from citylink.domain.selection import Selection
+from citylink.geo.area import area_polygon
 from citylink.geo.camera_index import CameraIndex
 from citylink.geo.selection import circle_polygon, select_cameras, select_in_area
 from citylink.runtime.clock import Clock
@@ -161,11 +161,8 @@ class Executor:
         self._record_selection(ctx, selection)
 
     def _select_area(self, ctx: _Ctx, action: SelectInArea) -> None:
-        if action.area is not None:
-            shell, *holes = action.area.coordinates
-            polygon = Polygon(shell, holes)
-        else:
-            polygon = circle_polygon(ctx.row.lon, ctx.row.lat, action.radius_m)
+        polygon = area_polygon(action.area) if action.area is not None else \
+            circle_polygon(ctx.row.lon, ctx.row.lat, action.radius_m)
         self._record_selection(ctx, select_in_area(self._index, polygon))
 
     def _grant(self, ctx: _Ctx, action: GrantVideo) -> None:
