@@ -15,7 +15,7 @@ router = APIRouter(tags=["audit"])
 
 @router.get("/audit")
 async def list_audit(platform: PlatformDep, principal: PrincipalDep, subject: str | None = None,
-                     action: str | None = None, after: int = Query(default=0, ge=0),
+                     action: str | None = None, after: int = Query(default=0, ge=0, le=2**62),
                      limit: int = Query(default=200, ge=1, le=5000)) -> list[dict[str, Any]]:
     forbid(principal, principal.role.may_read_audit, "read the audit trail")
     records = await platform.db.read(
