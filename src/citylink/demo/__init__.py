@@ -102,7 +102,8 @@ class DemoConfig(_Model):
     def _consistent(self) -> DemoConfig:
         if not self.comment.startswith(DEMO_LABEL):
             raise ValueError(f"_comment must start with {DEMO_LABEL!r}")
-        for spot in (*self.places, *self.stations):
+        spots: list[Place | Station] = [*self.places, *self.stations]
+        for spot in spots:
             if not self.bbox.contains(spot.lon, spot.lat):
                 raise ValueError(f"{spot.name} ({spot.lon}, {spot.lat}) is outside the demo bbox")
         stations = {s.id for s in self.stations}

@@ -291,7 +291,8 @@ class StreamFeed:
                     self._stop.wait(0.1)
 
     def _read(self, response: httpx.Response) -> None:
-        type_, data, event_id = "message", [], None
+        type_, event_id = "message", None
+        data: list[str] = []
         for raw in response.iter_lines():
             if self._stop.is_set():
                 return

@@ -61,7 +61,8 @@ async def list_incidents(platform: PlatformDep, principal: PrincipalDep,
                          status: str | None = Query(default=None, pattern="^(10|40|50|90|91|92)$"),
                          code: str | None = Query(default=None, max_length=16),
                          open_only: bool = Query(default=False, alias="open"),
-                         offset: int = Query(default=0, ge=0, le=1_000_000_000), limit: int = Query(default=100, ge=1, le=1000),
+                         offset: int = Query(default=0, ge=0, le=1_000_000_000),
+                         limit: int = Query(default=100, ge=1, le=1000),
                          ) -> list[dict[str, Any]]:
     agency = None if principal.role.sees_all_incidents else principal.agency
     rows = await platform.db.read(lambda s: incident_repo.list_incidents(
