@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -118,7 +118,8 @@ def event_body(code: str = "112UC001", *, occurrence: str = "20261126090000001",
     return body
 
 
-@pytest.fixture
-def helsinki_pbf() -> Iterator[Path]:
-    assert HELSINKI_PBF.exists(), "data/helsinki.osm.pbf ships with the repo"
-    yield HELSINKI_PBF
+def data_file(name: str) -> Path:
+    """A real data file that ships in the repo's data/ folder."""
+    path = REPO / "data" / name
+    assert path.is_file(), f"{name} ships in the repo's data/ folder"
+    return path

@@ -13,9 +13,9 @@ import pytest
 from citylink.adapters.camera_import import CameraImportError, ImportResult, read_cameras
 from citylink.adapters.kr_cctv_csv import parse_facing, read_kr_cctv_csv
 from citylink.domain.cameras import Camera
+from tests.conftest import data_file
 
 FIXTURES = Path(__file__).parent / "fixtures"
-DATA = Path(__file__).parents[2] / "data"
 REQUIRED = ("관리기관명", "소재지도로명주소", "소재지지번주소", "카메라대수", "WGS84위도", "WGS84경도")
 HEADER = (
     "관리기관명,소재지도로명주소,소재지지번주소,카메라대수,보관일수,관리기관전화번호,WGS84위도,WGS84경도\n"
@@ -24,12 +24,6 @@ A_ROW = (
     "서울특별시 강남구청,서울특별시 강남구 테헤란로 152,서울특별시 강남구 역삼동 737,"
     "4,30,02-000-0000,37.500622,127.036456\n"
 )
-
-
-def _data_file(name: str) -> Path:
-    path = DATA / name
-    assert path.is_file(), f"{name} ships in the repo's data/ folder"
-    return path
 
 
 def _by_id(result: ImportResult) -> dict[str, Camera]:
@@ -44,7 +38,7 @@ def _count_in_name(camera: Camera) -> int:
 
 @pytest.fixture(scope="module")
 def seoul() -> ImportResult:
-    return read_kr_cctv_csv(_data_file("seoul-cctv.csv"))
+    return read_kr_cctv_csv(data_file("seoul-cctv.csv"))
 
 
 def test_seoul_imports_all_but_the_exact_duplicate(seoul: ImportResult) -> None:
@@ -67,7 +61,7 @@ def test_seoul_cameras_sharing_coordinates_stay_distinct(seoul: ImportResult) ->
 
 
 def test_seoul_ids_are_the_same_on_reimport(seoul: ImportResult) -> None:
-    again = read_kr_cctv_csv(_data_file("seoul-cctv.csv"))
+    again = read_kr_cctv_csv(data_file("seoul-cctv.csv"))
     assert [camera.id for camera in again.cameras] == [camera.id for camera in seoul.cameras]
     assert all(re.fullmatch(r"kr:[0-9a-f]{16}", camera.id) for camera in seoul.cameras)
 
@@ -83,7 +77,7 @@ def test_seoul_cameras_are_in_gangnam_and_named_by_address(seoul: ImportResult) 
 
 
 def test_phone_numbers_appear_neither_in_cameras_nor_in_logs(caplog: pytest.LogCaptureFixture) -> None:
-    path = _data_file("seoul-cctv.csv")
+    path = data_file("seoul-cctv.csv")
     with path.open(encoding="utf-8", newline="") as file:
         phones = {record["관리기관전화번호"] for record in csv.DictReader(file)}
     assert phones and all(len(phone) >= 8 for phone in phones)

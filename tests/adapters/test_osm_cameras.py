@@ -10,15 +10,9 @@ import pytest
 from citylink.adapters.camera_import import CameraImportError, ImportResult, read_cameras
 from citylink.adapters.osm_cameras import parse_osm_direction_deg, read_osm_cameras
 from citylink.domain.cameras import Camera
+from tests.conftest import data_file
 
 FIXTURES = Path(__file__).parent / "fixtures"
-DATA = Path(__file__).parents[2] / "data"
-
-
-def _data_file(name: str) -> Path:
-    path = DATA / name
-    assert path.is_file(), f"{name} ships in the repo's data/ folder"
-    return path
 
 
 def _by_id(result: ImportResult) -> dict[str, Camera]:
@@ -27,7 +21,7 @@ def _by_id(result: ImportResult) -> dict[str, Camera]:
 
 @pytest.fixture(scope="module")
 def helsinki() -> ImportResult:
-    return read_osm_cameras(_data_file("helsinki.osm.pbf"))
+    return read_osm_cameras(data_file("helsinki.osm.pbf"))
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +43,7 @@ def test_helsinki_cameras_lie_in_the_extract(helsinki: ImportResult) -> None:
 
 
 def test_helsinki_ids_are_node_ids_and_stable_across_reads(helsinki: ImportResult) -> None:
-    again = read_osm_cameras(_data_file("helsinki.osm.pbf"))
+    again = read_osm_cameras(data_file("helsinki.osm.pbf"))
     ids = [camera.id for camera in helsinki.cameras]
     assert ids == [camera.id for camera in again.cameras]
     assert len(set(ids)) == 221
@@ -64,7 +58,7 @@ def test_helsinki_cameras_have_no_direction(helsinki: ImportResult) -> None:
 def test_helsinki_revolving_and_dome_cameras_are_ptz(helsinki: ImportResult) -> None:
     revolving: set[str] = set()
     dome: set[str] = set()
-    for node in osmium.FileProcessor(str(_data_file("helsinki.osm.pbf")), osmium.osm.NODE):
+    for node in osmium.FileProcessor(str(data_file("helsinki.osm.pbf")), osmium.osm.NODE):
         if node.tags.get("man_made") != "surveillance":
             continue
         if node.tags.get("revolving") == "yes":
@@ -77,7 +71,7 @@ def test_helsinki_revolving_and_dome_cameras_are_ptz(helsinki: ImportResult) -> 
 
 
 def test_montevideo_has_4_cameras_with_their_original_osm_ids() -> None:
-    result = read_osm_cameras(_data_file("montevideo-drive.osm.pbf"))
+    result = read_osm_cameras(data_file("montevideo-drive.osm.pbf"))
     cameras = _by_id(result)
     assert set(cameras) == {"osm:n5005931725", "osm:n5063024622", "osm:n921910981", "osm:n921911116"}
     assert result.rejected == []
@@ -161,7 +155,7 @@ def test_parse_osm_direction_deg(value: str, expected: float | None) -> None:
 
 def test_read_cameras_dispatches_osm_suffixes(tmp_path: Path) -> None:
     assert len(read_cameras(FIXTURES / "cameras.osm").cameras) == 14
-    assert len(read_cameras(_data_file("helsinki.osm.pbf")).cameras) == 221
+    assert len(read_cameras(data_file("helsinki.osm.pbf")).cameras) == 221
 
 
 def test_unreadable_osm_files_raise_camera_import_error(tmp_path: Path) -> None:

@@ -52,6 +52,8 @@ async def test_112_dispatch_gives_patrol_units_the_same_cameras_and_stills(harne
     assert "same cameras as incident" in incident["selection_note"]
     assert sorted(g["agency"] for g in incident["grants"]) == ["police", "police/patrol-12", "police/patrol-7"]
     assert {m["kind"] for m in incident["media"]} == {"scene_snapshot", "suspect_still"}
+    streamed = await _stream_types(harness, incident["id"])
+    assert streamed[0] == "incident.opened" and streamed.count("grant.issued") == 3
 
     # A patrol terminal's key sees this incident and its own grant, not the 112 report it was not sent to.
     _, key = harness.platform.db.write_sync(
@@ -82,6 +84,7 @@ async def test_119_dispatch_grants_fire(harness: Harness) -> None:
     incident = await harness.incident(response.json()["incident_id"])
     assert incident["cameras"][0]["id"] == "sees"
     assert [g["agency"] for g in incident["grants"]] == ["fire"]
+    assert await _stream_types(harness, incident["id"]) == ["incident.opened", "cameras.selected", "grant.issued"]
 
 
 async def test_disaster_polygon_takes_every_camera_inside_ranked_by_coverage(harness: Harness) -> None:
@@ -97,6 +100,7 @@ async def test_disaster_polygon_takes_every_camera_inside_ranked_by_coverage(har
     assert set(ids) == {"sees", "ptz", "away"}  # undirected is 120 m south of the spot: outside; far and offline
     assert all("inside the area" in c["reason"] for c in incident["cameras"])
     assert [g["agency"] for g in incident["grants"]] == ["disaster"]
+    assert await _stream_types(harness, incident["id"]) == ["incident.opened", "cameras.selected", "grant.issued"]
 
 
 async def test_disaster_point_and_radius(harness: Harness) -> None:
@@ -120,6 +124,8 @@ async def test_vulnerable_sos_notifies_police_and_guardian_and_follows_the_perso
     assert sorted((n["recipient"], n["status"]) for n in incident["notifications"]) == [
         ("guardian", "no_endpoint"), ("police", "no_endpoint")]
     assert "police" in incident["agencies"]
+    assert await _stream_types(harness, incident_id) == ["incident.opened", "cameras.selected", "grant.issued",
+                                                         "notification.created", "notification.created"]
 
     moved = await harness.post_event("welfare", event_body("WPSSF110", status="40", at=offset(*SPOT, north_m=2000),
                                                            items=items, time="2026-11-26T11:02:00+02:00",
@@ -143,3 +149,38 @@ async def _auditor(h: Harness) -> dict[str, str]:
     _, key = h.platform.db.write_sync(lambda s: agency_repo.issue_key(s, "centre", Role.AUDITOR,
                                                                       now=h.platform.clock()))
     return {"Authorization": f"Bearer {key}"}
+
+
+async def test_disaster_area_growing_reselects(harness: Harness) -> None:
+    body = event_body("DUCDP110", radius_m=50.0, sender={"system": "DRS", "city": "helsinki"})
+    opened = (await harness.post_event("disaster", body)).json()
+    await harness.settle()
+    assert {c["id"] for c in (await harness.incident(opened["incident_id"]))["cameras"]} == {"ptz", "away"}
+    grown = await harness.post_event("disaster", {**body, "status": "40", "radius_m": 150.0,
+                                                  "time": "2026-11-26T11:10:00+02:00"})
+    assert grown.status_code == 201
+    await harness.settle()
+    incident = await harness.incident(opened["incident_id"])
+    assert {c["id"] for c in incident["cameras"]} == {"sees", "ptz", "away", "undirected"}
+    assert set(incident["grants"][0]["cameras"]) == {"sees", "ptz", "away", "undirected"}
+
+
+async def test_dispatch_for_a_report_without_video_gets_none(harness: Harness) -> None:
+    await harness.post_event("police", event_body(items=[{"key": "CRIME_TYPE", "val": "noise"}]))
+    await harness.settle()
+    dispatch = await harness.post_event("police", event_body("112UC120", items=[{"key": "UNIT", "val": "p-1"}]))
+    await harness.settle()
+    incident = await harness.incident(dispatch.json()["incident_id"])
+    assert incident["cameras"] == [] and incident["grants"] == []
+
+
+async def test_police_lists_its_units_incidents_with_a_total(harness: Harness) -> None:
+    await harness.post_event("police", event_body())
+    await harness.post_event("fire", event_body("119UC001", sender={"system": "119", "city": "helsinki"}))
+    await harness.settle()
+    await harness.post_event("police", event_body("112UC120", items=[{"key": "UNIT", "val": "patrol-1"}]))
+    await harness.settle()
+    police = await harness.client.get("/api/v1/incidents", params={"limit": 1}, headers=harness.auth("police"))
+    assert police.headers["x-total-count"] == "2" and len(police.json()) == 1
+    fire = await harness.client.get("/api/v1/incidents", headers=harness.auth("fire"))
+    assert [i["code"] for i in fire.json()] == ["119UC001"]

@@ -17,7 +17,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -26,9 +26,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+Outcome = Literal["accepted", "duplicate", "refused", "failed"]
+
 TABLE_ROWS = 8
 ACTIVITY_LINES = 8
-CAMERAS_SHOWN = 5
 STREAM_PATH = "/api/v1/stream"
 _STATUS_STYLE = {"occurred": "bold red", "changed": "yellow", "cleared": "green", "cancelled": "dim",
                  "ended": "green", "auto-ended": "dim"}
@@ -91,8 +92,8 @@ class Board:
 
     # --- writers --------------------------------------------------------------------------------------------
 
-    def record_post(self, summary: str, outcome: str, note: str = "") -> None:
-        """outcome: accepted, duplicate, refused or failed."""
+    def record_post(self, summary: str, outcome: Outcome, note: str = "") -> None:
+        """How the API answered one event the scenario sent."""
         with self._lock:
             match outcome:
                 case "accepted":
@@ -101,7 +102,7 @@ class Board:
                     self.sent.duplicates += 1
                 case "refused":
                     self.sent.refused += 1
-                case _:
+                case "failed":
                     self.sent.failed += 1
             self._last_sent = summary if outcome == "accepted" else f"{summary}  [{outcome}: {note}]"
 
@@ -141,18 +142,17 @@ class Board:
                      f"grants issued [bold]{len(self.stream.grants_issued)}[/]",
                      f"revoked [bold]{len(self.stream.grants_revoked)}[/]",
                      f"notifications [bold]{self.stream.notifications}[/]")
-        grid.add_row(Text(f"last sent: {self._last_sent or '-'}", style="dim", overflow="ellipsis"), "", "", "")
-        return grid
+        last = Text(f"last sent: {self._last_sent or '-'}", style="dim", no_wrap=True, overflow="ellipsis")
+        return Group(grid, last)
 
     def _table(self) -> RenderableType:
-        table = Table(title="latest incidents", title_justify="left", expand=True)
-        table.add_column("opened", no_wrap=True)
-        table.add_column("code", no_wrap=True)
-        table.add_column("service")
-        table.add_column("place")
-        table.add_column("status", no_wrap=True)
-        table.add_column("cameras (id/tier)", ratio=3)
-        table.add_column("grants", ratio=1)
+        # One line per incident, cut with an ellipsis, so the whole board fits a terminal; the API has the rest.
+        table = Table(title="latest incidents (GET /api/v1/incidents)", title_justify="left", expand=True,
+                      caption="tier 1 sees the spot, 2 can turn to it, 3 nearby; a struck-out grant is revoked",
+                      caption_justify="left")
+        for name, ratio in (("opened", None), ("code", None), ("service", 2), ("place", 2), ("status", None),
+                            ("cameras: count, id/tier", 4), ("grants", 2)):
+            table.add_column(name, ratio=ratio, no_wrap=True, overflow="ellipsis")
         for line in self._lines:
             table.add_row(line.opened, line.code, line.service, line.place,
                           Text(line.status, style=_STATUS_STYLE.get(line.status, "")),
@@ -164,7 +164,7 @@ class Board:
         return Panel(body, title="live feed (GET /api/v1/stream)", title_align="left", border_style="dim")
 
     def _describe(self, type_: str, data: dict[str, Any]) -> Text | None:
-        """One activity line for a stream message; None for the ones not worth a line."""
+        """Count a stream message, and give its activity line (None for the ones not worth a line)."""
         incident_id = str(data.get("incident_id") or data.get("id") or "")
         if type_.startswith("incident."):
             self._places[incident_id] = (str(data.get("code", "")), str(data.get("place", "")))
@@ -203,9 +203,7 @@ def _line(stamp: str, tag: str, text: str, style: str) -> Text:
 def _cameras_text(cameras: tuple[tuple[str, int], ...]) -> str:
     if not cameras:
         return "-"
-    shown = " ".join(f"{cid.removeprefix('osm:')}/{tier}" for cid, tier in cameras[:CAMERAS_SHOWN])
-    more = len(cameras) - CAMERAS_SHOWN
-    return f"{shown} +{more}" if more > 0 else shown
+    return f"{len(cameras)}: " + " ".join(f"{cid.removeprefix('osm:')}/{tier}" for cid, tier in cameras)
 
 
 def _grants_text(grants: tuple[tuple[str, bool], ...]) -> Text:

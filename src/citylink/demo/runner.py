@@ -257,8 +257,9 @@ class _Player:
         try:
             open_count, closed_count, lines = fetch_incidents(self._client, timezone=self._config.timezone)
         except (httpx.HTTPError, ValueError, KeyError):
-            return  # the next refresh tries again; the demo must not die of a missed view
-        self._board.record_incidents(open_count=open_count, closed_count=closed_count, lines=lines)
+            pass  # the next refresh tries again; the demo must not die of a missed view
+        else:
+            self._board.record_incidents(open_count=open_count, closed_count=closed_count, lines=lines)
         self._live.update(self._board.render(), refresh=True)
 
 

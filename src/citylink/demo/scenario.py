@@ -182,20 +182,17 @@ class Scenario:
 
     # --- events ---------------------------------------------------------------------------------------------
 
-    def _post(self, incident: _Incident, status: Status, at: datetime, content: str, *,
-              items: tuple[Item, ...] | None = None, summary: str) -> Post:
+    def _post(self, incident: _Incident, status: Status, at: datetime, content: str, *, summary: str) -> Post:
         event = EventIn(code=incident.code, status=status, occurrence=incident.occurrence,
                         time=at.astimezone(self._tz), location=Location(lon=incident.lon, lat=incident.lat),
                         area=incident.area, radius_m=incident.radius_m, place=incident.place, content=content,
                         sender=Sender(system=incident.system, city=self._config.city),
-                        items=list(incident.items if items is None else items), detail=incident.detail)
+                        items=list(incident.items), detail=incident.detail)
         return Post(agency=incident.agency, event=event, summary=f"{incident.code} {status.label}: {summary}")
 
-    def _opened(self, incident: _Incident, at: datetime, content: str, *, items: tuple[Item, ...] | None = None
-                ) -> Post:
+    def _opened(self, incident: _Incident, at: datetime, content: str) -> Post:
         self._open[incident.key] = incident
-        return self._post(incident, Status.OCCURRED, at, content, items=items,
-                          summary=f"{incident.what} at {incident.place}")
+        return self._post(incident, Status.OCCURRED, at, content, summary=f"{incident.what} at {incident.place}")
 
     def _end(self, incident: _Incident, at: datetime) -> Post:
         self._open.pop(incident.key, None)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from citylink.domain.events import Area
-
 
 @dataclass(frozen=True, slots=True)
 class SelectCameras:
@@ -18,10 +16,12 @@ class SelectCameras:
 
 @dataclass(frozen=True, slots=True)
 class SelectInArea:
-    """Pick every online camera inside an area, ranked by how much of it they cover."""
+    """Pick every online camera inside the incident's area, ranked by how much of it they cover.
 
-    area: Area | None
-    radius_m: float  # used when area is None: a circle around the incident's position
+    The area is the incident's polygon, else a circle of its radius, else of default_radius_m.
+    """
+
+    default_radius_m: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from citylink.bus.port import EventMessage
 from citylink.domain.actions import Action, AttachMedia, GrantVideo, Notify, SelectCameras, SelectInArea
 from citylink.domain.agencies import Agency
 from citylink.domain.audit import AuditAction, AuditEntry
+from citylink.domain.events import Area
 from citylink.domain.grants import grant_expiry
 from citylink.domain.selection import Selection
 from citylink.geo.area import area_polygon
@@ -145,7 +146,8 @@ class Executor:
         if action.same_as_incident is not None:
             source = ctx.session.execute(select(IncidentRow).where(IncidentRow.key == action.same_as_incident)
                                          ).scalar_one_or_none()
-            if source is not None and source.cameras and source.id != ctx.row.id:
+            # The report decides: a dispatch for a report that got no video (not a violent crime) gets none either.
+            if source is not None and source.id != ctx.row.id:
                 ctx.row.cameras = list(source.cameras)
                 ctx.row.selection_note = f"same cameras as incident {source.id}"
                 ctx.row.updated_at = ctx.now
@@ -161,8 +163,9 @@ class Executor:
         self._record_selection(ctx, selection)
 
     def _select_area(self, ctx: _Ctx, action: SelectInArea) -> None:
-        polygon = area_polygon(action.area) if action.area is not None else \
-            circle_polygon(ctx.row.lon, ctx.row.lat, action.radius_m)
+        row = ctx.row
+        polygon = area_polygon(Area.model_validate(row.area)) if row.area is not None else \
+            circle_polygon(row.lon, row.lat, row.radius_m or action.default_radius_m)
         self._record_selection(ctx, select_in_area(self._index, polygon))
 
     def _grant(self, ctx: _Ctx, action: GrantVideo) -> None:

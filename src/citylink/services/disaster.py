@@ -17,8 +17,8 @@ class Disaster:
     def handle(self, event: Event, incident: IncidentView) -> list[Action]:
         if incident.ended_now:
             return []
-        if not (incident.opened_now or incident.location_changed or event.area is not None):
+        reshaped = event.area is not None or event.radius_m is not None
+        if not (incident.opened_now or incident.location_changed or reshaped):
             return []
-        radius_m = event.radius_m or self._default_radius_m
-        return [SelectInArea(area=event.area, radius_m=radius_m),
+        return [SelectInArea(default_radius_m=self._default_radius_m),
                 GrantVideo(agency="disaster", purpose="disaster response")]

@@ -23,10 +23,11 @@ class VulnerableSos:
         if incident.opened_now or incident.location_changed:
             actions += [SelectCameras(), GrantVideo(agency="police", purpose="vulnerable-person SOS")]
         if incident.opened_now:
-            kind = event.item(SOS_KIND_ITEM) or "SOS"
+            kind = event.item(SOS_KIND_ITEM)
+            what = f"SOS ({kind})" if kind else "SOS"
             where = event.place or f"{event.location.lat:.5f}, {event.location.lon:.5f}"
-            actions.append(Notify(recipient="police", message=f"Vulnerable-person {kind} at {where}"))
+            actions.append(Notify(recipient="police", message=f"Vulnerable-person {what} at {where}"))
             if contact:
-                actions.append(Notify(recipient="guardian", message=f"{kind} raised at {where}; police informed",
+                actions.append(Notify(recipient="guardian", message=f"{what} raised at {where}; police informed",
                                       contact=contact))
         return actions

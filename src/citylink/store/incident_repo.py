@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from citylink.domain.events import Event, Status
@@ -97,7 +97,8 @@ def notifications_for(session: Session, incident_id: str) -> list[NotificationRo
 
 
 def list_incidents(session: Session, *, agency: str | None, status: str | None, code: str | None, open_only: bool,
-                   offset: int, limit: int) -> list[IncidentRow]:
+                   offset: int, limit: int) -> tuple[int, list[IncidentRow]]:
+    """(total matching, one page), newest activity first."""
     query = select(IncidentRow)
     if status:
         query = query.where(IncidentRow.status == status)
@@ -105,10 +106,14 @@ def list_incidents(session: Session, *, agency: str | None, status: str | None, 
         query = query.where(IncidentRow.code == code)
     if open_only:
         query = query.where(IncidentRow.ended_at.is_(None))
-    rows = list(session.execute(query.order_by(IncidentRow.updated_at.desc())).scalars())
     if agency is not None:
-        rows = [r for r in rows if agency in r.agencies or any(a.startswith(agency + "/") for a in r.agencies)]
-    return rows[offset:offset + limit]
+        # The agencies column is a JSON list of slugs (no quotes inside), so its text form can be matched
+        # portably: the agency itself, or any of its sub-units.
+        text = cast(IncidentRow.agencies, String)
+        query = query.where(or_(text.contains(f'"{agency}"'), text.contains(f'"{agency}/')))
+    total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    page = session.execute(query.order_by(IncidentRow.updated_at.desc()).offset(offset).limit(limit)).scalars()
+    return total, list(page)
 
 
 def undispatched_events(session: Session) -> list[EventRow]:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
 from citylink.api.deps import PlatformDep, PrincipalDep, forbid
@@ -57,16 +56,18 @@ def detail(session: Session, incident_id: str, principal: Principal, platform: P
 
 
 @router.get("/incidents")
-async def list_incidents(platform: PlatformDep, principal: PrincipalDep,
+async def list_incidents(response: Response, platform: PlatformDep, principal: PrincipalDep,
                          status: str | None = Query(default=None, pattern="^(10|40|50|90|91|92)$"),
                          code: str | None = Query(default=None, max_length=16),
                          open_only: bool = Query(default=False, alias="open"),
                          offset: int = Query(default=0, ge=0, le=1_000_000_000),
                          limit: int = Query(default=100, ge=1, le=1000),
                          ) -> list[dict[str, Any]]:
+    """Newest activity first; the total number matching is in the X-Total-Count header."""
     agency = None if principal.role.sees_all_incidents else principal.agency
-    rows = await platform.db.read(lambda s: incident_repo.list_incidents(
+    total, rows = await platform.db.read(lambda s: incident_repo.list_incidents(
         s, agency=agency, status=status, code=code, open_only=open_only, offset=offset, limit=limit))
+    response.headers["X-Total-Count"] = str(total)
     return [incident_summary(r) for r in rows]
 
 
@@ -83,7 +84,7 @@ async def change_status(incident_id: str, body: StatusChange, platform: Platform
     row = await platform.db.read(lambda s: _load(s, incident_id, principal))
     event = Event(code=row.code, name=row.name, grade=row.grade, status=body.status, occurrence=row.occurrence,
                   location=Location(lon=row.lon, lat=row.lat), place=row.place, content=body.content,
-                  time=datetime.now(UTC), sender=Sender(system=row.sender_system, city=row.sender_city),
+                  time=platform.clock(), sender=Sender(system=row.sender_system, city=row.sender_city),
                   items=(Item(key="CHANGED_BY", val=principal.agency),))
     accepted = await platform.submit(event, received_by=principal.agency, correlation_id=correlation_id.get())
     return EventAccepted(incident_id=accepted.incident_id, event_id=accepted.event_id)
