@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -29,8 +30,10 @@ class StreamMessage:
 
 
 class StreamHub:
-    def __init__(self, *, replay: int) -> None:
-        self._ids = itertools.count(1)
+    def __init__(self, *, replay: int, first_id: int | None = None) -> None:
+        # Ids start at the boot time in microseconds, so they keep growing across restarts: a client that
+        # reconnects to a restarted server with an old Last-Event-ID still gets every new message.
+        self._ids = itertools.count(first_id if first_id is not None else time.time_ns() // 1000)
         self._recent: deque[StreamMessage] = deque(maxlen=max(replay, 1))
         self._listeners: set[asyncio.Queue[StreamMessage]] = set()
 
