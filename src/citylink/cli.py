@@ -49,12 +49,13 @@ def _open_db(settings: Settings) -> Database:
 
 @app.command()
 def serve(data_dir: DataDir = DEFAULT_DATA_DIR, host: str = "127.0.0.1", port: int = 8000,
+          basemap: Annotated[Path | None, typer.Option(help="OSM extract (.osm.pbf) the board draws")] = None,
           log_level: str = "info") -> None:
-    """Run the API server (and its workers) in this process."""
+    """Run the API server, the board and its workers in this process."""
     from citylink.api.app import create_app
 
     configure(log_level.upper())
-    settings = _settings(data_dir)
+    settings = Settings(data_dir=data_dir, basemap_path=basemap) if basemap else _settings(data_dir)
     console.print(f"citylink serving on http://{host}:{port}  (data: {settings.data_dir.resolve()})")
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False,
                 log_config=None)

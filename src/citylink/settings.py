@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="largest request body accepted")
     sqlite_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL)$",
                                     description="FULL survives power loss; NORMAL only a process crash")
+    session_ttl_s: int = Field(default=12 * 3600, ge=60, description="how long a board login lasts")
+    basemap_path: Path | None = Field(default=None,
+                                      description="OSM extract (.osm.pbf) the board draws as its base map")
+    tile_url: str | None = Field(default=None, description="optional online tile layer for connected sites, "
+                                 "e.g. https://tiles.example/{z}/{x}/{y}.png; none by default (closed networks)")
     stream_replay: int = Field(default=10_000, ge=0, description="stream messages kept for Last-Event-ID replay")
     selection: SelectionSettings = SelectionSettings()
     grants: GrantSettings = GrantSettings()

@@ -13,15 +13,30 @@ from citylink import __version__
 from citylink.api import errors
 from citylink.api.deps import PrincipalCache
 from citylink.api.middleware import BodySizeLimit, CorrelationId
-from citylink.api.routes import agencies, audit, cameras, events, grants, incidents, stream, video
+from citylink.api.routes import (
+    agencies,
+    audit,
+    board,
+    cameras,
+    events,
+    grants,
+    incidents,
+    live_video,
+    responder,
+    session,
+    stream,
+    video,
+)
 from citylink.runtime.platform import Platform
 from citylink.settings import Settings
+from citylink.web import router as web
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 ROUTERS: tuple[APIRouter, ...] = (events.router, incidents.router, cameras.router, grants.router, video.router,
-                                  stream.router, agencies.router, audit.router)
+                                  stream.router, agencies.router, audit.router, session.router, board.router,
+                                  responder.router)
 
 
 def create_app(settings: Settings, *, platform_factory: Callable[[Settings], Platform] = Platform.open) -> FastAPI:
@@ -47,6 +62,9 @@ def create_app(settings: Settings, *, platform_factory: Callable[[Settings], Pla
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(video.jwks_router)
+    app.include_router(live_video.router)
+    app.include_router(web.router)
+    app.router.routes.extend(web.static_mounts())
     errors.install(app)
 
     @app.get("/healthz", tags=["health"])

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from citylink.api.errors import Problem
 from citylink.auth.api_keys import hash_key
+from citylink.auth.sessions import COOKIE_NAME, SessionError
 from citylink.domain.agencies import Principal
 from citylink.runtime.platform import Platform
 from citylink.store import agency_repo
@@ -59,8 +60,11 @@ def _bearer(request: Request) -> str:
 
 
 async def get_principal(request: Request, platform: PlatformDep) -> Principal:
-    key = _bearer(request)
     cache: PrincipalCache = request.app.state.principals
+    session = request.cookies.get(COOKIE_NAME)
+    if session and "authorization" not in request.headers:
+        return await _from_session(session, cache, platform)
+    key = _bearer(request)
     digest = hash_key(key)
     principal = cache.get(digest)
     if principal is None:
@@ -69,6 +73,22 @@ async def get_principal(request: Request, platform: PlatformDep) -> Principal:
             raise Problem(401, "authentication failed", "API key not recognised or revoked",
                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         cache.put(digest, principal)
+    return principal
+
+
+async def _from_session(token: str, cache: PrincipalCache, platform: Platform) -> Principal:
+    digest = hash_key(token)
+    principal = cache.get(digest)
+    if principal is not None:
+        return principal
+    try:
+        principal = platform.sessions.verify(token, now=platform.clock())
+    except SessionError as exc:
+        raise Problem(401, "authentication failed", str(exc)) from None
+    key_id = principal.key_id
+    if not await platform.db.read(lambda s: agency_repo.key_active(s, key_id)):
+        raise Problem(401, "authentication failed", "the API key behind this session was revoked; log in again")
+    cache.put(digest, principal)
     return principal
 
 

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
-from citylink.runtime.executor import UnknownAgency
+from citylink.runtime.executor import UnknownAgency, UnknownCamera
 from citylink.runtime.intake import IntakeRejected
 from citylink.runtime.platform import IncidentEnded, NothingToShare
 
@@ -83,6 +83,12 @@ async def _on_unknown_agency(_: Request, exc: Exception) -> JSONResponse:
                             errors=[{"field": "/agency", "message": f"no agency {exc.agency}"}])
 
 
+async def _on_unknown_camera(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UnknownCamera)
+    return problem_response(404, "not found", f"no camera {exc.camera_id}",
+                            errors=[{"field": "/add", "message": f"no camera {exc.camera_id}"}])
+
+
 async def _on_conflict(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(409, "conflict", str(exc))
 
@@ -98,6 +104,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _on_http)
     app.add_exception_handler(IntakeRejected, _on_rejected)
     app.add_exception_handler(UnknownAgency, _on_unknown_agency)
+    app.add_exception_handler(UnknownCamera, _on_unknown_camera)
     app.add_exception_handler(IncidentEnded, _on_conflict)
     app.add_exception_handler(NothingToShare, _on_conflict)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -83,6 +83,11 @@ class MediaIn(_In):
     url: str = Field(min_length=1, max_length=2048)
 
 
+class CameraEdit(_In):
+    add: list[str] = Field(default_factory=list, max_length=100, description="camera ids to add")
+    remove: list[str] = Field(default_factory=list, max_length=100, description="camera ids to remove")
+
+
 class ShareIn(_In):
     agency: str = Field(min_length=1, max_length=64, description="agency (or sub-unit) to share video with")
     purpose: str = Field(min_length=1, max_length=128)

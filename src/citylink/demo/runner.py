@@ -295,10 +295,10 @@ def run_demo(*, data_dir: Path, port: int, rate_per_min: float, duration_s: floa
     if rate_per_min <= 0:
         console.print(f"[red]--rate must be positive, got {rate_per_min}")
         return 2
-    settings = Settings(data_dir=data_dir)
     try:
         config = load_config()
         osm = find_osm_file(osm_path)
+        settings = Settings(data_dir=data_dir, basemap_path=osm)
         with console.status(f"importing cameras from {osm.name}"):
             read, changes, counts = import_cameras(settings, osm, config)
     except DemoError as exc:

@@ -49,4 +49,17 @@ class AttachMedia:
     url: str
 
 
-Action = SelectCameras | SelectInArea | GrantVideo | Notify | AttachMedia
+@dataclass(frozen=True, slots=True)
+class EditCameras:
+    """An operator adds cameras to, or removes them from, an incident's selection."""
+
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledge:
+    """An operator has seen the incident and is on it."""
+
+
+Action = SelectCameras | SelectInArea | GrantVideo | Notify | AttachMedia | EditCameras | Acknowledge

@@ -28,6 +28,7 @@ class AuditAction(StrEnum):
     CAMERAS_IMPORTED = "cameras.imported"
     AGENCY_CHANGED = "agency.changed"
     AUTH_DENIED = "auth.denied"
+    VIEW_OPENED = "view.opened"
 
 
 @dataclass(frozen=True, slots=True)

@@ -291,6 +291,14 @@ class CameraIndex:
         ids = sum(len(i) for i in self._slot_of) + len(self._slot_of) * (49 + 28 + 3 * 8 * 2)
         return columns + tree + ids
 
+    def bounds(self) -> tuple[float, float, float, float] | None:
+        """(min_lon, min_lat, max_lon, max_lat) of the cameras held, or None when there are none."""
+        alive = self._alive[: self._n]
+        if not alive.any():
+            return None
+        lon, lat = self._lon[: self._n][alive], self._lat[: self._n][alive]
+        return float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())
+
     def candidates_within(self, lon: float, lat: float, radius_m: float) -> Candidates:
         """Online cameras whose great-circle distance to (lon, lat) is at most radius_m, unordered."""
         if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):

@@ -18,12 +18,13 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
+from citylink.domain.cameras import Camera, CameraStatus
 from citylink.domain.selection import DEFAULT_K, DEFAULT_RADIUS_M, SelectedCamera, Selection, Tier
 from citylink.geo.area import LocalFrame, bounding_circle, circle_polygon, unwrap_lon, view_polygons
 from citylink.geo.camera_index import CameraIndex, Candidates
 from citylink.geo.distance import FloatArray, angle_diff_deg, bearing_deg_many, haversine_m_many
 
-__all__ = ["circle_polygon", "rank_candidates", "select_cameras", "select_in_area"]
+__all__ = ["circle_polygon", "describe_camera", "rank_candidates", "select_cameras", "select_in_area"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -170,3 +171,13 @@ def _round_area(area_m2: float) -> float:
     if area_m2 < 1000.0:
         return round(area_m2)
     return round(area_m2, 2 - math.floor(math.log10(area_m2)))
+
+
+def describe_camera(camera: Camera, lon: float, lat: float) -> SelectedCamera:
+    """How one given camera relates to the spot (an operator adding it by hand), by the same tier rules."""
+    single = CameraIndex.from_cameras([camera.model_copy(update={"status": CameraStatus.ONLINE})])
+    candidates = single.candidates_within(lon, lat, _ANYWHERE_M)
+    return rank_candidates(single, candidates, lon, lat, k=1)[0]
+
+
+_ANYWHERE_M = 20_100_000.0  # more than half the earth's circumference: every camera is a candidate

@@ -13,7 +13,16 @@ from sqlalchemy.orm import Session
 
 from citylink.auth.grant_tokens import GrantSigner
 from citylink.bus.port import EventMessage
-from citylink.domain.actions import Action, AttachMedia, GrantVideo, Notify, SelectCameras, SelectInArea
+from citylink.domain.actions import (
+    Acknowledge,
+    Action,
+    AttachMedia,
+    EditCameras,
+    GrantVideo,
+    Notify,
+    SelectCameras,
+    SelectInArea,
+)
 from citylink.domain.agencies import Agency
 from citylink.domain.audit import AuditAction, AuditEntry
 from citylink.domain.events import Area
@@ -21,17 +30,23 @@ from citylink.domain.grants import grant_expiry
 from citylink.domain.selection import Selection
 from citylink.geo.area import area_polygon
 from citylink.geo.camera_index import CameraIndex
-from citylink.geo.selection import circle_polygon, select_cameras, select_in_area
+from citylink.geo.selection import circle_polygon, describe_camera, select_cameras, select_in_area
 from citylink.runtime.clock import Clock
 from citylink.runtime.views import incident_summary
 from citylink.services.base import IncidentView, Service
 from citylink.services.registry import Registry
 from citylink.settings import Settings
-from citylink.store import agency_repo, audit_repo, incident_repo
+from citylink.store import agency_repo, audit_repo, camera_repo, incident_repo
 from citylink.store.tables import EventRow, GrantRow, IncidentRow, NotificationRow, ProcessedRow
 
 log = logging.getLogger(__name__)
 
+
+
+class UnknownCamera(LookupError):
+    def __init__(self, camera_id: str) -> None:
+        super().__init__(f"no camera {camera_id}")
+        self.camera_id = camera_id
 
 
 class UnknownAgency(LookupError):
@@ -127,6 +142,10 @@ class Executor:
                 self._notify(ctx, action)
             case AttachMedia():
                 self._attach(ctx, action)
+            case EditCameras():
+                self._edit_cameras(ctx, action)
+            case Acknowledge():
+                self._acknowledge(ctx)
 
     def _audit(self, ctx: _Ctx, action: AuditAction, subject: str, detail: dict[str, object]) -> None:
         audit_repo.append(ctx.session, AuditEntry(action, ctx.actor, subject, detail, ctx.now, ctx.correlation_id))
@@ -141,6 +160,7 @@ class Executor:
         ctx.out.stream.append(("cameras.selected",
                                {"incident_id": ctx.row.id, "cameras": cameras, "radius_m": selection.radius_m,
                                 "widened": selection.widened, "note": selection.note}, frozenset(ctx.row.agencies)))
+        self._refresh_grants(ctx)
 
     def _select(self, ctx: _Ctx, action: SelectCameras) -> None:
         if action.same_as_incident is not None:
@@ -156,6 +176,7 @@ class Executor:
                 ctx.out.stream.append(("cameras.selected",
                                        {"incident_id": ctx.row.id, "cameras": list(source.cameras),
                                         "note": ctx.row.selection_note}, frozenset(ctx.row.agencies)))
+                self._refresh_grants(ctx)
                 return
         selection = select_cameras(self._index, ctx.row.lon, ctx.row.lat,
                                    radius_m=action.radius_m or self._settings.selection.radius_m,
@@ -204,6 +225,40 @@ class Executor:
                                {"grant_id": grant.id, "incident_id": row.id, "agency": action.agency,
                                 "cameras": cameras, "expires_at": grant.expires_at.isoformat()},
                                frozenset(row.agencies)))
+
+    def _refresh_grants(self, ctx: _Ctx) -> None:
+        """Every live grant of the incident follows its current cameras (new token version, audited)."""
+        for grant in incident_repo.live_grants(ctx.session, ctx.row.id):
+            if grant.expires_at > ctx.now:
+                self._grant(ctx, GrantVideo(agency=grant.agency, purpose=grant.purpose))
+
+    def _edit_cameras(self, ctx: _Ctx, action: EditCameras) -> None:
+        row = ctx.row
+        current = [c for c in row.cameras if c["id"] not in action.remove]
+        present = {c["id"] for c in current}
+        for camera_id in action.add:
+            if camera_id in present:
+                continue
+            camera = camera_repo.get(ctx.session, camera_id)
+            if camera is None:
+                raise UnknownCamera(camera_id)
+            described = describe_camera(camera, row.lon, row.lat)
+            reason = f"added by {ctx.actor}: {described.reason}"
+            current.append(described.model_copy(update={"reason": reason}).model_dump(mode="json"))
+            present.add(camera_id)
+        row.cameras = current
+        row.updated_at = ctx.now
+        self._audit(ctx, AuditAction.CAMERAS_SELECTED, row.id,
+                    {"cameras": [c["id"] for c in current], "added": list(action.add),
+                     "removed": list(action.remove), "by": ctx.actor})
+        ctx.out.stream.append(("cameras.selected", {"incident_id": row.id, "cameras": current,
+                                                    "note": f"edited by {ctx.actor}"}, frozenset(row.agencies)))
+        self._refresh_grants(ctx)
+
+    def _acknowledge(self, ctx: _Ctx) -> None:
+        ctx.row.acknowledged_by, ctx.row.acknowledged_at = ctx.actor, ctx.now
+        self._audit(ctx, AuditAction.INCIDENT_STATUS, ctx.row.id, {"acknowledged_by": ctx.actor})
+        ctx.out.stream.append(("incident.updated", incident_summary(ctx.row), frozenset(ctx.row.agencies)))
 
     @staticmethod
     def _ensure_agency(ctx: _Ctx, agency_id: str) -> None:

@@ -8,6 +8,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,13 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citylink.auth.grant_tokens import GrantSigner
+from citylink.auth.sessions import SessionSigner
 from citylink.bus.memory import MemoryBus
 from citylink.bus.port import Bus, EventMessage
-from citylink.domain.actions import AttachMedia, GrantVideo
+from citylink.domain.actions import Action, GrantVideo
 from citylink.domain.agencies import DEFAULT_AGENCIES, DEFAULT_ROLES, Role
 from citylink.domain.audit import AuditAction, AuditEntry
 from citylink.domain.cameras import Camera
 from citylink.domain.events import Event
+from citylink.geo.basemap import Basemap, load_basemap
 from citylink.geo.camera_index import CameraIndex
 from citylink.runtime.clock import Clock, utc_now
 from citylink.runtime.executor import Applied, Executor
@@ -42,11 +45,12 @@ T = TypeVar("T")
 
 BOOTSTRAP_KEYS_FILE = "bootstrap-keys.json"
 SIGNING_KEY_FILE = "grant-signing-key.pem"
+SESSION_SECRET_FILE = "session-secret"
 
 
 class IncidentEnded(ValueError):
     def __init__(self, incident_id: str) -> None:
-        super().__init__(f"incident {incident_id} has ended; its video can no longer be shared")
+        super().__init__(f"incident {incident_id} has ended; it can no longer be changed or shared")
 
 
 class NothingToShare(ValueError):
@@ -76,7 +80,10 @@ class Platform:
         self.video = VideoAccess(signer)
         self.notifier = Notifier(db, settings=settings.notify, clock=clock)
         self.personal_keys = frozenset(settings.services.personal_item_keys)
+        self.sessions = SessionSigner.load_or_create(settings.data_dir / SESSION_SECRET_FILE,
+                                                     ttl=timedelta(seconds=settings.session_ttl_s))
         self._unsubscribe: list[Any] = []
+        self._basemap: Basemap | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = utc_now, bus: Bus | None = None) -> Platform:
@@ -186,36 +193,50 @@ class Platform:
             self.index.remove(camera_id)
         return deleted
 
-    async def attach_media(self, incident_id: str, *, kind: str, url: str, actor: str,
-                           check: Callable[[Session], IncidentRow]) -> dict[str, Any]:
-        def attach(session: Session) -> Applied:
-            row = check(session)
-            return self.executor.apply_operator(session, row, [AttachMedia(kind=kind, url=url)], actor=actor,
-                                                correlation_id="")
-
-        self._publish(await self.db.write(attach))
-        return {"incident_id": incident_id, "kind": kind, "url": url}
-
     async def share(self, incident_id: str, *, agency: str, purpose: str, actor: str, correlation_id: str,
                     check: Callable[[Session], IncidentRow]) -> dict[str, Any]:
-        def grant(session: Session) -> dict[str, Any]:
+        """A grant of the incident's cameras for another agency (or the caller's own: operator monitoring)."""
+        def with_cameras(session: Session) -> IncidentRow:
             row = check(session)
-            if row.ended_at is not None:
-                raise IncidentEnded(row.id)
-            if not row.cameras:
+            if row.ended_at is None and not row.cameras:
                 raise NothingToShare(row.id)
-            applied = self.executor.apply_operator(session, row, [GrantVideo(agency=agency, purpose=purpose)],
-                                                   actor=actor, correlation_id=correlation_id)
-            self._publish(applied)
-            granted = session.execute(select(GrantRow).where(GrantRow.incident_id == row.id,
-                                                             GrantRow.agency == agency)).scalar_one()
-            return grant_view(granted, token=self.signer.sign(incident_repo.to_grant(granted)))
+            return row
 
-        return await self.db.write(grant)
+        row = await self.operate(incident_id, [GrantVideo(agency=agency, purpose=purpose)], actor=actor,
+                                 correlation_id=correlation_id, check=with_cameras)
+
+        def granted(session: Session) -> dict[str, Any]:
+            grant = session.execute(select(GrantRow).where(GrantRow.incident_id == row.id,
+                                                           GrantRow.agency == agency)).scalar_one()
+            return grant_view(grant, token=self.signer.sign(incident_repo.to_grant(grant)))
+
+        return await self.db.read(granted)
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
         """CPU-heavy or blocking work (file parsing) off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+    async def operate(self, incident_id: str, actions: list[Action], *, actor: str, correlation_id: str,
+                      check: Callable[[Session], IncidentRow]) -> IncidentRow:
+        """Run an operator's actions on an incident in one transaction; the stream hears of it after commit."""
+        def run(session: Session) -> tuple[Applied, IncidentRow]:
+            row = check(session)
+            if row.ended_at is not None:
+                raise IncidentEnded(row.id)
+            return self.executor.apply_operator(session, row, actions, actor=actor,
+                                                correlation_id=correlation_id), row
+
+        applied, row = await self.db.write(run)
+        self._publish(applied)
+        return row
+
+    def basemap(self) -> Basemap | None:
+        """The base map drawn from settings.basemap_path, read once (about half a second for a city centre)."""
+        if self.settings.basemap_path is None:
+            return None
+        if self._basemap is None:
+            self._basemap = load_basemap(self.settings.basemap_path)
+        return self._basemap
 
     async def wait_idle(self) -> None:
         """Until every accepted event has been handled by its services (tests, benchmarks, shutdown)."""

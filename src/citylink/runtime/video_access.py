@@ -55,7 +55,8 @@ class VideoAccess:
         self._signer = signer
 
     def decide(self, session: Session, request: VideoAuthRequest, *, now: datetime) -> Decision:
-        decision = self._decide(session, request, now=now)
+        """The answer, written to the audit log."""
+        decision = self.check(session, request, now=now)
         action = AuditAction.VIDEO_ALLOWED if decision.allowed else AuditAction.VIDEO_DENIED
         audit_repo.append(session, AuditEntry(
             action, decision.agency or "unknown", request.path or "-",
@@ -63,7 +64,8 @@ class VideoAccess:
              "protocol": request.protocol, "ip": request.ip}, now))
         return decision
 
-    def _decide(self, session: Session, request: VideoAuthRequest, *, now: datetime) -> Decision:
+    def check(self, session: Session, request: VideoAuthRequest, *, now: datetime) -> Decision:
+        """The answer without an audit record: for re-checking a stream that was already allowed."""
         if request.action not in READ_ACTIONS:
             return Decision(False, 403, f"action {request.action or '(none)'} is not allowed with a grant")
         if not request.path.startswith(CAMERA_PATH_PREFIX):

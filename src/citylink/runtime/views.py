@@ -28,6 +28,8 @@ def incident_summary(row: IncidentRow) -> dict[str, Any]:
         "opened_at": row.opened_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
         "ended_at": row.ended_at.isoformat() if row.ended_at else None,
+        "acknowledged_by": row.acknowledged_by,
+        "acknowledged_at": row.acknowledged_at.isoformat() if row.acknowledged_at else None,
     }
 
 

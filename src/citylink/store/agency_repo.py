@@ -61,6 +61,11 @@ def authenticate(session: Session, key: str) -> Principal | None:
     return Principal(agency=row.agency_id, role=Role(row.role), key_id=row.id)
 
 
+def key_active(session: Session, key_id: str) -> bool:
+    row = session.get(ApiKeyRow, key_id)
+    return row is not None and row.revoked_at is None
+
+
 def list_keys(session: Session) -> list[ApiKeyRow]:
     return list(session.execute(select(ApiKeyRow).order_by(ApiKeyRow.agency_id, ApiKeyRow.created_at)).scalars())
 

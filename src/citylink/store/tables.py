@@ -103,6 +103,8 @@ class IncidentRow(Base):
     cameras: Mapped[list[Any]]
     selection_note: Mapped[str] = mapped_column(Text, default="")
     media: Mapped[list[Any]]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_at: Mapped[datetime | None]
     opened_at: Mapped[datetime]
     updated_at: Mapped[datetime] = mapped_column(index=True)
     ended_at: Mapped[datetime | None]

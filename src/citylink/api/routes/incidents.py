@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from citylink.api.deps import PlatformDep, PrincipalDep, forbid
 from citylink.api.errors import Problem
 from citylink.api.middleware import correlation_id
-from citylink.api.schemas import EventAccepted, MediaIn, ShareIn, StatusChange
-from citylink.domain.agencies import Principal
+from citylink.api.schemas import CameraEdit, EventAccepted, MediaIn, ShareIn, StatusChange
+from citylink.domain.actions import Acknowledge, AttachMedia, EditCameras
+from citylink.domain.agencies import Principal, Role
 from citylink.domain.events import Event, Item, Location, Sender
 from citylink.runtime.platform import Platform
 from citylink.runtime.views import (
@@ -94,15 +95,59 @@ async def change_status(incident_id: str, body: StatusChange, platform: Platform
 async def add_media(incident_id: str, body: MediaIn, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     """Attach a scene snapshot or a suspect still captured by an operator; patrol units see it."""
     forbid(principal, principal.role.may_act_on_incidents, "attach media")
-    return await platform.attach_media(incident_id, kind=body.kind, url=body.url, actor=principal.agency,
-                                       check=lambda s: _load(s, incident_id, principal))
+    row = await platform.operate(incident_id, [AttachMedia(kind=body.kind, url=body.url)], actor=principal.agency,
+                                 correlation_id=correlation_id.get(), check=lambda s: _load(s, incident_id, principal))
+    return {"incident_id": row.id, "media": list(row.media)}
+
+
+@router.post("/incidents/{incident_id}/ack")
+async def acknowledge(incident_id: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+    """An operator has seen the incident and is on it (stops the board's pulse for everyone)."""
+    forbid(principal, principal.role.may_act_on_incidents, "acknowledge incidents")
+    row = await platform.operate(incident_id, [Acknowledge()], actor=principal.agency,
+                                 correlation_id=correlation_id.get(), check=lambda s: _load(s, incident_id, principal))
+    return incident_summary(row)
+
+
+@router.post("/incidents/{incident_id}/cameras")
+async def edit_cameras(incident_id: str, body: CameraEdit, platform: PlatformDep,
+                       principal: PrincipalDep) -> dict[str, Any]:
+    """Add cameras to or remove them from the incident; its live grants follow."""
+    forbid(principal, principal.role.may_manage_cameras, "change an incident's cameras")
+    await platform.operate(incident_id, [EditCameras(add=tuple(body.add), remove=tuple(body.remove))],
+                           actor=principal.agency, correlation_id=correlation_id.get(),
+                           check=lambda s: _load(s, incident_id, principal))
+    return await platform.db.read(lambda s: detail(s, incident_id, principal, platform))
 
 
 @router.post("/incidents/{incident_id}/grants", status_code=201)
 async def share(incident_id: str, body: ShareIn, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     """Share the incident's cameras with another agency: a new grant, audited."""
     forbid(principal, principal.role.may_share, "share video with another agency")
-    grant = await platform.share(incident_id, agency=body.agency, purpose=body.purpose, actor=principal.agency,
-                                 correlation_id=correlation_id.get() or uuid.uuid4().hex,
-                                 check=lambda s: _load(s, incident_id, principal))
-    return grant
+    return await platform.share(incident_id, agency=body.agency, purpose=body.purpose, actor=principal.agency,
+                                correlation_id=correlation_id.get() or uuid.uuid4().hex,
+                                check=lambda s: _load(s, incident_id, principal))
+
+
+@router.post("/incidents/{incident_id}/watch", status_code=201)
+async def watch(incident_id: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+    """A grant for the caller's own agency to watch the incident's cameras.
+
+    Centre operators get one on request (audited, purpose "operator monitoring"); a linked agency gets the
+    grant it was given, never a new one; auditors get no video.
+    """
+    forbid(principal, principal.role is not Role.AUDITOR, "see video (auditors never do)")
+    if principal.role is Role.AGENCY:
+        return await platform.db.read(lambda s: _own_grant(s, incident_id, principal, platform))
+    return await platform.share(incident_id, agency=principal.agency, purpose="operator monitoring",
+                                actor=principal.agency, correlation_id=correlation_id.get() or uuid.uuid4().hex,
+                                check=lambda s: _load(s, incident_id, principal))
+
+
+def _own_grant(session: Session, incident_id: str, principal: Principal, platform: Platform) -> dict[str, Any]:
+    row = _load(session, incident_id, principal)
+    now = platform.clock()
+    for grant in incident_repo.grants_for(session, row.id):
+        if grant.agency == principal.agency and incident_repo.to_grant(grant).is_live(now):
+            return grant_view(grant, token=platform.signer.sign(incident_repo.to_grant(grant)))
+    raise Problem(403, "forbidden", f"agency {principal.agency} holds no live grant for this incident")
