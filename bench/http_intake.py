@@ -386,6 +386,8 @@ def _results_table(options: Options, bare: dict[str, Any] | None, city: Citylink
     row("achieved rate (2xx / s)", [f"{a:,.0f}" for a in achieved], ratio(achieved[-1], achieved[0]) if both else "")
     row("slowest / fastest whole second", [f"{m.get('per_second_min', 0):,} / {m.get('per_second_max', 0):,}"
                                            for m in ms_])
+    row("rate in the first / last 10 s", [f"{m.get('first_10s_rps', 0.0):,.0f} / {m.get('last_10s_rps', 0.0):,.0f}"
+                                          for m in ms_])
     for label, attr in (("latency p50", "p50"), ("latency p90", "p90"), ("latency p99", "p99"),
                         ("latency p99.9", "p999"), ("latency max", "max")):
         values = [getattr(_latency(t), attr) for t in targets]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Query, Request
@@ -45,7 +46,7 @@ async def mjpeg(camera_id: str, request: Request, platform: PlatformDep,
                     stopped = AuditEntry(AuditAction.VIDEO_DENIED, decision.agency, ask.path,
                                          {"grant": decision.grant_id, "reason": f"stream stopped: {again.reason}",
                                           "protocol": "mjpeg"}, platform.clock())
-                    await platform.db.write(lambda s: audit_repo.append(s, stopped))
+                    await platform.db.write(functools.partial(audit_repo.append, entry=stopped))
                     return
             jpeg = await platform.run_blocking(render_frame, camera_id, name, platform.clock())
             yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
