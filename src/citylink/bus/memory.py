@@ -10,6 +10,8 @@ from citylink.bus.port import EventMessage, Handler, Unsubscribe
 
 log = logging.getLogger(__name__)
 
+MAX_BATCH = 256
+
 
 class _Subscriber:
     def __init__(self, name: str, codes: frozenset[str], handler: Handler, *, retries: int, backoff_s: float) -> None:
@@ -23,23 +25,30 @@ class _Subscriber:
 
     async def run(self) -> None:
         while True:
-            message = await self.queue.get()
+            batch = [await self.queue.get()]
+            while len(batch) < MAX_BATCH and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
             try:
-                await self._deliver(message)
+                if not await self._deliver(batch) and len(batch) > 1:
+                    # Keep one poisonous event from holding back the ones that came with it.
+                    for message in batch:
+                        await self._deliver([message])
             finally:
-                self.queue.task_done()
+                for _ in batch:
+                    self.queue.task_done()
 
-    async def _deliver(self, message: EventMessage) -> None:
+    async def _deliver(self, batch: list[EventMessage]) -> bool:
         for attempt in range(1, self._retries + 1):
             try:
-                await self.handler(message)
-                return
+                await self.handler(batch)
+                return True
             except Exception:
-                # One failing handler must not stop the others; the event stays undispatched in the store
-                # and is handed out again at the next start if every retry fails.
-                log.exception("handler %s failed on event %s (attempt %d/%d) [cid=%s]", self.name,
-                              message.event_id, attempt, self._retries, message.correlation_id)
+                # One failing handler must not stop the others; the events stay undispatched in the store
+                # and are handed out again at the next start if every retry fails.
+                log.exception("handler %s failed on %d event(s) from %s (attempt %d/%d) [cid=%s]", self.name,
+                              len(batch), batch[0].event_id, attempt, self._retries, batch[0].correlation_id)
                 await asyncio.sleep(self._backoff_s * attempt)
+        return False
 
 
 class MemoryBus:

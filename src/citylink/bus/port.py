@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,7 +22,9 @@ class EventMessage:
         return self.event.event_id
 
 
-Handler = Callable[[EventMessage], Awaitable[None]]
+# A handler takes what has queued up for it, in order: one transaction for many events keeps a busy
+# service ahead of intake. Durable buses fetch in batches too (JetStream pull consumers).
+Handler = Callable[[Sequence[EventMessage]], Awaitable[None]]
 Unsubscribe = Callable[[], None]
 
 
@@ -36,7 +38,7 @@ class Bus(Protocol):
         ...
 
     def subscribe(self, name: str, codes: frozenset[str], handler: Handler) -> Unsubscribe:
-        """A named, durable-by-name consumer of the given codes; messages reach it in publish order."""
+        """A named, durable-by-name consumer of the given codes; messages reach it in publish order, in batches."""
         ...
 
     async def drain(self) -> None:

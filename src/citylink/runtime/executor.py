@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from citylink.auth.grant_tokens import GrantSigner
@@ -82,6 +82,7 @@ class Executor:
         self._signer = signer
         self._registry = registry
         self._clock = clock
+        self._known_agencies: set[str] = set()
 
     @staticmethod
     def view(message: EventMessage) -> IncidentView:
@@ -102,8 +103,7 @@ class Executor:
             for action in actions:
                 self._run(ctx, action)
             session.add(ProcessedRow(event_id=message.event_id, service=service.name, at=ctx.now))
-            session.flush()
-            self._mark_dispatched(session, message)
+            self._mark_dispatched(session, message, service.name)
         except Exception:
             audit_repo.forget_head(session)
             raise
@@ -122,13 +122,15 @@ class Executor:
             raise
         return out
 
-    def _mark_dispatched(self, session: Session, message: EventMessage) -> None:
-        services = {s.name for s in self._registry.for_code(message.event.code)}
-        done = set(session.execute(select(ProcessedRow.service).where(ProcessedRow.event_id == message.event_id))
-                   .scalars())
-        if services <= done:
-            event_row = session.execute(select(EventRow).where(EventRow.id == message.event_id)).scalar_one()
-            event_row.dispatched = True
+    def _mark_dispatched(self, session: Session, message: EventMessage, service: str) -> None:
+        """The event leaves the redelivery set once every service for its code has handled it."""
+        others = {s.name for s in self._registry.for_code(message.event.code)} - {service}
+        if others:
+            done = set(session.execute(select(ProcessedRow.service)
+                                       .where(ProcessedRow.event_id == message.event_id)).scalars())
+            if not others <= done:
+                return
+        session.execute(update(EventRow).where(EventRow.id == message.event_id).values(dispatched=True))
 
     def _run(self, ctx: _Ctx, action: Action) -> None:
         match action:
@@ -260,10 +262,13 @@ class Executor:
         self._audit(ctx, AuditAction.INCIDENT_STATUS, ctx.row.id, {"acknowledged_by": ctx.actor})
         ctx.out.stream.append(("incident.updated", incident_summary(ctx.row), frozenset(ctx.row.agencies)))
 
-    @staticmethod
-    def _ensure_agency(ctx: _Ctx, agency_id: str) -> None:
+    def _ensure_agency(self, ctx: _Ctx, agency_id: str) -> None:
         """A dispatched sub-unit (police/patrol-12) is created on first use under its known parent."""
+        # Agencies are never deleted, so one that was seen once need not be looked up again.
+        if agency_id in self._known_agencies:
+            return
         if agency_repo.get_agency(ctx.session, agency_id) is not None:
+            self._known_agencies.add(agency_id)
             return
         parent_id, _, unit = agency_id.partition("/")
         parent = agency_repo.get_agency(ctx.session, parent_id) if unit else None

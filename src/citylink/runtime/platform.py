@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -144,10 +144,14 @@ class Platform:
             log.info("redelivered %d events that were stored but not fully handled", len(rows))
 
     def _handler(self, service: Service) -> Any:
-        async def handle(message: EventMessage) -> None:
-            actions = service.handle(message.event, self.executor.view(message))
-            applied = await self.db.write(lambda s: self.executor.apply(s, message, service, actions))
-            self._publish(applied)
+        async def handle(batch: Sequence[EventMessage]) -> None:
+            work = [(message, service.handle(message.event, self.executor.view(message))) for message in batch]
+
+            def apply_all(session: Session) -> list[Applied]:
+                return [self.executor.apply(session, message, service, actions) for message, actions in work]
+
+            for applied in await self.db.write_derived(apply_all):
+                self._publish(applied)
 
         return handle
 

@@ -61,9 +61,14 @@ class Database:
     queue, and lets intake commit many events in one transaction.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, derived_engine: Engine | None = None) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # Effects derived from stored events (selections, grants, notifications of a service) can be rebuilt by
+        # redelivering the events, so on SQLite they commit without waiting for the disk (synchronous=NORMAL):
+        # a power cut may lose the last of them, never an event. See docs/decisions.md.
+        self._derived_engine = derived_engine
+        self.derived_sessions = sessionmaker(derived_engine or engine, expire_on_commit=False)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citylink-db-write")
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="citylink-db-read")
 
@@ -72,10 +77,15 @@ class Database:
         engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
         if run_migrations:
             migrate(engine)
-        return cls(engine)
+        derived = make_engine(url, sqlite_synchronous="NORMAL") if url.startswith("sqlite") else None
+        return cls(engine, derived_engine=derived)
 
     def write_sync(self, fn: Callable[[Session], T]) -> T:
         with self.sessions() as session, session.begin():
+            return fn(session)
+
+    def write_derived_sync(self, fn: Callable[[Session], T]) -> T:
+        with self.derived_sessions() as session, session.begin():
             return fn(session)
 
     def read_sync(self, fn: Callable[[Session], T]) -> T:
@@ -84,6 +94,10 @@ class Database:
 
     async def write(self, fn: Callable[[Session], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, self.write_sync, fn)
+
+    async def write_derived(self, fn: Callable[[Session], T]) -> T:
+        """Like write, for effects that redelivery can rebuild: on the same single writer thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self.write_derived_sync, fn)
 
     async def read(self, fn: Callable[[Session], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._readers, self.read_sync, fn)
@@ -96,3 +110,5 @@ class Database:
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         self.engine.dispose()
+        if self._derived_engine is not None:
+            self._derived_engine.dispose()
