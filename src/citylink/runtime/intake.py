@@ -131,8 +131,12 @@ class Intake:
 
     def _write(self, session: Session, batch: list[_Pending]) -> list[_Outcome]:
         now = self._clock()
-        seen: set[str] = set()
-        incidents: dict[str, IncidentRow | None] = {}
+        # Everything the batch needs to look up is read up front, so the loop below issues no query and the
+        # whole batch goes to the database in one flush.
+        seen = incident_repo.existing_event_ids(session, [p.event.event_id for p in batch])
+        incidents: dict[str, IncidentRow | None] = dict(
+            incident_repo.incidents_by_id(session, [p.event.incident_id for p in batch]))
+        audit_repo.load_head(session)
         outcomes = []
         try:
             for pending in batch:
@@ -146,11 +150,9 @@ class Intake:
                    incidents: dict[str, IncidentRow | None]) -> _Outcome:
         event = pending.event
         ids = Accepted(event.incident_id, event.event_id, created=False)
-        if event.event_id in seen or incident_repo.event_exists(session, event.event_id):
+        if event.event_id in seen:
             return _Outcome(ids)
-        if event.incident_id not in incidents:
-            incidents[event.incident_id] = session.get(IncidentRow, event.incident_id)
-        row = incidents[event.incident_id]
+        row = incidents.get(event.incident_id)
         try:
             step = transition(incident_repo.current_status(row), event.status)
         except LifecycleError as exc:
@@ -170,7 +172,7 @@ class Intake:
                                                   pending.correlation_id))
         seen.add(event.event_id)
         handled = bool(self._registry.for_code(event.code))
-        incident_repo.add_event(session, event, now=now, received_by=actor, effect=effect, dispatched=not handled)
+        incident_repo.add_event(session, event, row, now=now, received_by=actor, effect=effect, dispatched=not handled)
         audit_repo.append(session, AuditEntry(
             AuditAction.EVENT_RECEIVED, actor, row.id,
             {"event_id": event.event_id, "code": event.code, "status": event.status.value,

@@ -14,12 +14,19 @@ from citylink.store.tables import AuditRow
 _HEAD = "citylink.audit_head"
 
 
-def append(session: Session, entry: AuditEntry) -> ChainedRecord:
-    """Chain entry after the newest record. The head is read once per transaction, then carried along."""
+def load_head(session: Session) -> tuple[int, str]:
+    """The newest record's (seq, hash), read once per transaction and then carried along in it."""
     head: tuple[int, str] | None = session.info.get(_HEAD)
     if head is None:
         row = session.execute(select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)).first()
         head = (row[0], row[1]) if row else (0, GENESIS_HASH)
+        session.info[_HEAD] = head
+    return head
+
+
+def append(session: Session, entry: AuditEntry) -> ChainedRecord:
+    """Chain entry after the newest record."""
+    head = load_head(session)
     record = chain(entry, seq=head[0] + 1, prev_hash=head[1])
     session.add(AuditRow(seq=record.seq, at=record.at.isoformat(), action=record.action, actor=record.actor,
                          subject=record.subject, detail=record.detail, correlation_id=record.correlation_id,

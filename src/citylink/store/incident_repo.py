@@ -13,8 +13,13 @@ from citylink.domain.selection import SelectedCamera
 from citylink.store.tables import EventRow, GrantRow, IncidentRow, NotificationRow
 
 
-def event_exists(session: Session, event_id: str) -> bool:
-    return session.execute(select(EventRow.seq).where(EventRow.id == event_id)).first() is not None
+def existing_event_ids(session: Session, event_ids: list[str]) -> set[str]:
+    return set(session.execute(select(EventRow.id).where(EventRow.id.in_(event_ids))).scalars())
+
+
+def incidents_by_id(session: Session, incident_ids: list[str]) -> dict[str, IncidentRow]:
+    rows = session.execute(select(IncidentRow).where(IncidentRow.id.in_(set(incident_ids)))).scalars()
+    return {row.id: row for row in rows}
 
 
 def open_incident(session: Session, event: Event, *, now: datetime, agencies: list[str]) -> IncidentRow:
@@ -27,7 +32,6 @@ def open_incident(session: Session, event: Event, *, now: datetime, agencies: li
         media=[], opened_at=now, updated_at=now, ended_at=None,
     )
     session.add(row)
-    session.flush()  # without ORM relationships the unit of work would not order it before its events
     return row
 
 
@@ -50,9 +54,9 @@ def apply_update(row: IncidentRow, event: Event, *, now: datetime) -> bool:
     return moved
 
 
-def add_event(session: Session, event: Event, *, now: datetime, received_by: str, effect: str,
+def add_event(session: Session, event: Event, incident: IncidentRow, *, now: datetime, received_by: str, effect: str,
               dispatched: bool) -> None:
-    session.add(EventRow(id=event.event_id, incident_id=event.incident_id, code=event.code,
+    session.add(EventRow(id=event.event_id, incident=incident, code=event.code,
                          status=event.status.value, time=event.time, received_at=now, received_by=received_by,
                          payload=event.model_dump(mode="json"), effect=effect, dispatched=dispatched))
 
