@@ -28,7 +28,7 @@ test: $(STAMP) browser
 browser:
 	@if [ ! -x /usr/bin/chromium ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum >/dev/null; \
 		else echo "note: /usr/bin/chromium is missing (apt-get install chromium); browser tests will skip"; fi; \
 	fi
 

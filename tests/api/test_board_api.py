@@ -137,3 +137,13 @@ async def test_video_streams_only_through_a_grant_and_stops_when_revoked(tmp_pat
 async def test_board_assets_are_served_locally(harness: Harness, path: str) -> None:
     response = await harness.client.get(path)
     assert response.status_code == 200, path
+
+
+async def test_responder_terminal_gets_the_city_map_and_zone_while_the_grant_lives(harness: Harness) -> None:
+    incident = await _robbery(harness)
+    token = incident["grants"][0]["token"]
+    assert (await harness.client.get(f"/api/v1/view/{token}")).json()["timezone"] == "Europe/Helsinki"
+    assert (await harness.client.get(f"/api/v1/view/{token}/basemap")).status_code == 200
+    await harness.post_event("police", event_body(status="91", time="2026-11-26T11:30:00+02:00"))
+    await harness.settle()
+    assert (await harness.client.get(f"/api/v1/view/{token}/basemap")).status_code == 403

@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from citylink.api.deps import PlatformDep, PrincipalDep
+from citylink.runtime.platform import Platform
 
 router = APIRouter(tags=["board"])
 
@@ -29,6 +30,10 @@ async def config(platform: PlatformDep, _: PrincipalDep) -> dict[str, Any]:
 @router.get("/basemap", response_model=None)
 async def basemap(request: Request, platform: PlatformDep, _: PrincipalDep) -> Response:
     """Roads, rail, buildings, water and parks of the city's OSM extract as GeoJSON (gzip when accepted)."""
+    return await basemap_response(request, platform)
+
+
+async def basemap_response(request: Request, platform: Platform) -> Response:
     drawn = await platform.run_blocking(platform.basemap)
     body = orjson.dumps(drawn.geojson if drawn else {"type": "FeatureCollection", "features": []})
     headers = {"Cache-Control": "private, max-age=3600"}

@@ -25,7 +25,7 @@ _SUFFIXES = {"text/csv": ".csv", "application/x-protobuf": ".osm.pbf", "applicat
 async def list_cameras(platform: PlatformDep, _: PrincipalDep,
                        bbox: str | None = Query(default=None, description="min_lon,min_lat,max_lon,max_lat"),
                        status: CameraStatus | None = None, offset: int = Query(default=0, ge=0, le=1_000_000_000),
-                       limit: int = Query(default=500, ge=1, le=10_000)) -> dict[str, Any]:
+                       limit: int = Query(default=500, ge=1, le=20_000)) -> dict[str, Any]:
     box = _parse_bbox(bbox) if bbox else None
     total, cameras = await platform.db.read(
         lambda s: camera_repo.page(s, bbox=box, status=status, offset=offset, limit=limit))

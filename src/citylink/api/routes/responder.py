@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
 from citylink.api.deps import PlatformDep
 from citylink.api.errors import Problem
+from citylink.api.routes.board import basemap_response
 from citylink.auth.grant_tokens import TokenError
 from citylink.runtime.platform import Platform
 from citylink.runtime.views import incident_summary
@@ -40,6 +41,7 @@ def grant_state(session: Session, token: str, platform: Platform) -> dict[str, A
                 cameras.append({"id": camera.id, "name": camera.name, "lon": camera.lon, "lat": camera.lat,
                                 "tier": chosen.get("tier"), "reason": chosen.get("reason", "")})
     return {"status": status, "reason": grant.revoke_reason if grant.revoked else "", "agency": grant.agency,
+            "timezone": platform.settings.timezone,
             "purpose": grant.purpose, "expires_at": grant.expires_at.isoformat(),
             "incident": incident_summary(incident), "cameras": cameras}
 
@@ -47,3 +49,12 @@ def grant_state(session: Session, token: str, platform: Platform) -> dict[str, A
 @router.get("/view/{token}")
 async def view(token: str, platform: PlatformDep) -> dict[str, Any]:
     return await platform.db.read(lambda s: grant_state(s, token, platform))
+
+
+@router.get("/view/{token}/basemap", response_model=None)
+async def view_basemap(token: str, request: Request, platform: PlatformDep) -> Response:
+    """The city's base map for a responder's terminal, while its grant lives (no board login there)."""
+    state = await platform.db.read(lambda s: grant_state(s, token, platform))
+    if state["status"] != "live":
+        raise Problem(403, "forbidden", f"grant {state['status']}", field="/token")
+    return await basemap_response(request, platform)

@@ -33,6 +33,7 @@ async function poll() {
     const date = Date.parse(response.headers.get('date') || '');
     if (!Number.isNaN(date)) view.clockOffsetMs = date - Date.now();
     view.data = data;
+    if (data.timezone) setTimeZone(data.timezone);
     $('view-state').classList.remove('offline');
     render();
     if (view.ended) return; // revoked or expired for good: nothing more to ask
@@ -152,8 +153,8 @@ async function renderMap(d) {
   }
   if (!view.basemapTried) {
     view.basemapTried = true;
-    // The base map may need a board session; without one the map keeps its plain background.
-    api('/api/v1/basemap').then(({ data }) => drawBasemap(view.map, data)).catch(() => {});
+    // The grant token opens the city's base map too, while the grant lives.
+    api(`/api/v1/view/${encodeURIComponent(token)}/basemap`).then(({ data }) => drawBasemap(view.map, data)).catch(() => {});
   }
   const incident = d.incident;
   const urgent = incident.grade === '10';
@@ -206,9 +207,8 @@ function start() {
     if (view.ended && view.data) end(view.data.status, view.data.reason);
     else render();
   });
-  // Times in the city's zone when this terminal also has a board session; else the terminal's own zone.
+  // Times in the city's zone, which every view answer carries; the terminal's own zone until the first one.
   setTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone);
-  api('/api/v1/config').then(({ data }) => { setTimeZone(data.timezone); render(); }).catch(() => {});
   setInterval(renderCountdown, 250);
   poll();
 }
