@@ -147,3 +147,18 @@ async def test_responder_terminal_gets_the_city_map_and_zone_while_the_grant_liv
     await harness.post_event("police", event_body(status="91", time="2026-11-26T11:30:00+02:00"))
     await harness.settle()
     assert (await harness.client.get(f"/api/v1/view/{token}/basemap")).status_code == 403
+
+
+async def test_stills_go_through_the_grant_and_repeat_views_are_audited_once_a_minute(
+        harness: Harness, clock: FakeClock) -> None:
+    incident = await _robbery(harness)
+    token, camera = incident["grants"][0]["token"], incident["grants"][0]["cameras"][0]
+    for _ in range(3):
+        still = await harness.client.get(f"/video/{camera}.jpg", params={"jwt": token})
+        assert still.status_code == 200 and still.content.startswith(b"\xff\xd8")
+    clock.advance(seconds=61)
+    assert (await harness.client.get(f"/video/{camera}.jpg", params={"jwt": token})).status_code == 200
+    assert (await harness.client.get(f"/video/{camera}.jpg")).status_code == 401
+    audit = (await harness.client.get("/api/v1/audit", params={"subject": f"camera/{camera}"},
+                                      headers=harness.auth("centre"))).json()
+    assert [r["action"] for r in audit] == ["video.allowed", "video.allowed", "video.denied"]

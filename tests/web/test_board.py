@@ -52,11 +52,15 @@ def _video_frames_shown(page: Page, cameras: int) -> list[str]:
     live = min(cameras, MAX_LIVE_VIDEO)
     expect(page.locator("[data-testid=panel-video] figure")).to_have_count(cameras)
     page.wait_for_function(
-        """n => { const imgs = [...document.querySelectorAll('[data-testid=panel-video] img[src]')];
-                  return imgs.length === n && imgs.every(i => i.complete && i.naturalWidth > 0); }""",
-        arg=live, timeout=10_000)
+        """([n, all]) => { const imgs = [...document.querySelectorAll('[data-testid=panel-video] img[src]')];
+                  const streams = imgs.filter(i => i.src.includes('.mjpeg'));
+                  return streams.length === n && imgs.length === all
+                         && imgs.every(i => i.complete && i.naturalWidth > 0); }""",
+        arg=[live, cameras], timeout=10_000)
+    # The tiles that are not streaming show a still under their play button.
     expect(page.locator("[data-testid=panel-video] [data-testid=video-paused]:visible")).to_have_count(cameras - live)
-    urls: list[str] = page.locator("[data-testid=panel-video] img[src]").evaluate_all("imgs => imgs.map(i => i.src)")
+    urls: list[str] = page.locator("[data-testid=panel-video] img[src*='.mjpeg']").evaluate_all(
+        "imgs => imgs.map(i => i.src)")
     return urls
 
 
@@ -91,8 +95,9 @@ def test_a_posted_event_is_on_the_map_and_in_the_list_within_1s_with_its_5_camer
     waiting = page.locator("[data-testid=panel-video] figure.paused").first
     picked = waiting.get_attribute("data-camera")
     waiting.get_by_test_id("video-paused").click()
-    expect(page.locator(f'[data-testid=panel-video] figure[data-camera="{picked}"] img[src]')).to_have_count(1)
-    expect(page.locator("[data-testid=panel-video] img[src]")).to_have_count(MAX_LIVE_VIDEO)
+    streaming = f'[data-testid=panel-video] figure[data-camera="{picked}"] img[src*=".mjpeg"]'
+    expect(page.locator(streaming)).to_have_count(1)
+    expect(page.locator("[data-testid=panel-video] img[src*='.mjpeg']")).to_have_count(MAX_LIVE_VIDEO)
 
     # Acknowledging stops the pulse for everyone.
     page.get_by_test_id("action-ack").click()

@@ -18,11 +18,12 @@ def _open_view(pages: Pages, token: str, cameras: list[str]) -> Page:
     view.goto(f"{pages.server.base}/view/{token}")
     expect(view.get_by_test_id("view-state")).to_contain_text("Live")
     expect(view.get_by_test_id("view-video")).to_have_count(len(cameras))
-    # Up to 4 play at once (a browser's 6 connections per server, less the grant check); the rest wait.
+    # Up to four stream; the rest show stills. Every granted camera has a decoded picture.
     view.wait_for_function(
-        """n => { const imgs = [...document.querySelectorAll('[data-testid=view-video][src]')];
-                  return imgs.length === n && imgs.every(i => i.complete && i.naturalWidth > 0); }""",
-        arg=min(len(cameras), 4), timeout=10_000)
+        """([n, all]) => { const imgs = [...document.querySelectorAll('[data-testid=view-video][src]')];
+                  return imgs.filter(i => i.src.includes('.mjpeg')).length === n && imgs.length === all
+                         && imgs.every(i => i.complete && i.naturalWidth > 0); }""",
+        arg=[min(len(cameras), 4), len(cameras)], timeout=10_000)
     return view
 
 

@@ -1135,9 +1135,23 @@ export function videoUrl(camera, token) {
 }
 
 // A browser keeps at most 6 HTTP/1.1 connections to one server, and each MJPEG picture holds one open, as
-// does the live feed. Three live pictures leave two connections for the board's own calls; the others wait
-// as "watch" tiles, and picking one stops the picture watched longest.
+// does the live feed. Three live pictures leave two connections for the board's own calls; the others show a
+// still refreshed every few seconds (one short request each), and picking one makes it live instead of the
+// picture watched longest.
 export const MAX_LIVE_VIDEO = 3;
+const STILL_REFRESH_MS = 3000;
+
+function stillUrl(cameraId, token) {
+  return `/video/${encodeURIComponent(cameraId)}.jpg?jwt=${encodeURIComponent(token)}&t=${Date.now()}`;
+}
+
+setInterval(() => {
+  const grant = state.detail && state.watch.get(state.detail.id);
+  if (!grant || !grant.token || grant.revoked) return;
+  for (const fig of document.querySelectorAll('#panel-video figure.paused[data-camera]')) {
+    fig.querySelector('img').src = stillUrl(fig.dataset.camera, grant.token);
+  }
+}, STILL_REFRESH_MS);
 
 function renderVideo() {
   const box = $('panel-video');
@@ -1185,16 +1199,21 @@ function renderVideo() {
     const img = fig.querySelector('img');
     if (state.liveVideo.includes(c.id)) {
       const url = videoUrl(camera, live.token);
-      if (img.dataset.token !== live.token || !img.getAttribute('src')) {
+      if (img.dataset.mode !== 'live' || img.dataset.token !== live.token) {
         img.src = url;
         img.dataset.token = live.token;
+        img.dataset.mode = 'live';
       }
       img.hidden = false;
       fig.querySelector('.video-paused').hidden = true;
       fig.classList.remove('paused');
     } else {
-      img.removeAttribute('src');
-      img.hidden = true;
+      if (img.dataset.mode !== 'still' || img.dataset.token !== live.token) {
+        img.src = stillUrl(c.id, live.token);
+        img.dataset.token = live.token;
+        img.dataset.mode = 'still';
+      }
+      img.hidden = false;
       fig.querySelector('.video-paused').hidden = false;
       fig.classList.add('paused');
     }

@@ -97,6 +97,7 @@ function videoSrc(cameraId) {
 // A browser keeps at most 6 connections to one server and each live picture holds one: four pictures leave
 // room for the grant check every second (which must never starve) and one more call.
 const MAX_LIVE_VIDEO = 4;
+const STILL_REFRESH_MS = 3000;
 
 function renderCameras(cameras) {
   const grid = $('view-cameras');
@@ -128,10 +129,21 @@ function renderCameras(cameras) {
     fig.querySelector('.video-paused').textContent = `▶ ${t('video.watch')}`;
     const img = fig.querySelector('img');
     const live = view.live.includes(c.id) && !view.ended;
-    if (live && !img.getAttribute('src')) img.src = videoSrc(c.id);
-    if (!live) img.removeAttribute('src');
-    img.hidden = !live;
-    fig.querySelector('.video-paused').hidden = live;
+    if (view.ended) {
+      img.removeAttribute('src');
+      img.dataset.mode = '';
+    } else if (live) {
+      if (img.dataset.mode !== 'live') img.src = videoSrc(c.id);
+      img.dataset.mode = 'live';
+    } else if (img.dataset.mode !== 'still' || Date.now() - Number(img.dataset.at || 0) >= STILL_REFRESH_MS) {
+      // Not streaming: a still refreshed every few seconds, one short request each.
+      img.src = `/video/${encodeURIComponent(c.id)}.jpg?jwt=${encodeURIComponent(token)}&t=${Date.now()}`;
+      img.dataset.mode = 'still';
+      img.dataset.at = String(Date.now());
+    }
+    img.hidden = view.ended;
+    fig.classList.toggle('paused', !live && !view.ended);
+    fig.querySelector('.video-paused').hidden = live || view.ended;
     return fig;
   });
   for (const [id, fig] of existing) {
