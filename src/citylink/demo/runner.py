@@ -335,12 +335,10 @@ def _print_import(console: Console, osm: Path, read: int, changes: CameraChanges
 def _run_live(server: DemoServer, settings: Settings, config: DemoConfig, keys: dict[str, str], *,
               console: Console, interval_s: float, duration_s: float, seed: int) -> int:
     keys_file = settings.data_dir / BOOTSTRAP_KEYS_FILE
-    console.print(f"[green]✓[/] API on {server.url}  (docs: {server.url}/docs)")
-    console.print(f"  agency API keys (admin key: centre): {keys_file.resolve()}  — mode 0600, keep it private")
-    links = [f"API docs {server.url}/docs", f"keys {keys_file.resolve()}"]
-    with httpx.Client(base_url=server.url, timeout=10.0) as probe:
-        if _answers(probe, "/"):
-            links.insert(0, f"board {server.url}/")
+    console.print(f"[green]✓[/] situation board on [bold]{server.url}/board[/]  (API docs: {server.url}/docs)")
+    console.print(f"  log in with an agency key from {keys_file.resolve()} ('centre' is the admin; mode 0600,"
+                  " keep it private)")
+    links = [f"board {server.url}/board", f"API docs {server.url}/docs", f"keys {keys_file.resolve()}"]
     board = Board(title=f"citylink demo — {config.city}, {60.0 / interval_s:g} events/min, seed {seed}  "
                         f"(map data {OSM_ATTRIBUTION})",
                   links=links, timezone=config.timezone)
