@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -92,16 +93,16 @@ class Event(_Frozen):
     items: tuple[Item, ...] = ()
     detail: Detail | None = None
 
-    @property
+    @cached_property
     def incident_key(self) -> str:
         return incident_key(self.sender.city, self.code, self.occurrence)
 
-    @property
+    @cached_property
     def event_id(self) -> str:
         identity = f"{self.incident_key}|{self.status.value}|{self.time.isoformat()}"
         return str(uuid.uuid5(_EVENT_NAMESPACE, identity))
 
-    @property
+    @cached_property
     def incident_id(self) -> str:
         return str(uuid.uuid5(_EVENT_NAMESPACE, self.incident_key))
 
