@@ -55,6 +55,9 @@ class UnknownAgency(LookupError):
         self.agency = agency
 
 
+_PROCESSED = "citylink.processed"
+_GRANTS = "citylink.grants"
+
 StreamOut = tuple[str, dict[str, Any], frozenset[str]]
 
 
@@ -91,10 +94,20 @@ class Executor:
                             ended_now=message.effect == "ended", location_changed=message.effect == "moved")
 
     def apply(self, session: Session, message: EventMessage, service: Service, actions: list[Action]) -> Applied:
-        """Run inside the writer's transaction. A second delivery of the same event does nothing."""
+        """Run inside the writer's transaction. A second delivery of the same event does nothing.
+
+        Nothing here needs to read back what this transaction wrote (grants and processed marks are tracked
+        in it), so autoflush is off: a batch of events reaches the database in one flush at commit."""
+        with session.no_autoflush:
+            return self._apply(session, message, service, actions)
+
+    def _apply(self, session: Session, message: EventMessage, service: Service, actions: list[Action]) -> Applied:
         out = Applied()
-        if session.get(ProcessedRow, (message.event_id, service.name)) is not None:
+        done: set[tuple[str, str]] = session.info.setdefault(_PROCESSED, set())
+        key = (message.event_id, service.name)
+        if key in done or session.get(ProcessedRow, key) is not None:
             return out
+        done.add(key)
         row = session.get(IncidentRow, message.event.incident_id)
         if row is None:  # the intake transaction always creates it first; a missing row is a bug upstream
             raise LookupError(f"incident {message.event.incident_id} not found for event {message.event_id}")
@@ -125,12 +138,14 @@ class Executor:
     def _mark_dispatched(self, session: Session, message: EventMessage, service: str) -> None:
         """The event leaves the redelivery set once every service for its code has handled it."""
         others = {s.name for s in self._registry.for_code(message.event.code)} - {service}
-        if others:
-            done = set(session.execute(select(ProcessedRow.service)
-                                       .where(ProcessedRow.event_id == message.event_id)).scalars())
-            if not others <= done:
-                return
-        session.execute(update(EventRow).where(EventRow.id == message.event_id).values(dispatched=True))
+        with session.no_autoflush:  # the event row was committed by intake; nothing pending concerns it
+            if others:
+                done = set(session.execute(select(ProcessedRow.service)
+                                           .where(ProcessedRow.event_id == message.event_id)).scalars())
+                done |= {s for e, s in session.info.get(_PROCESSED, set()) if e == message.event_id}
+                if not others <= done:
+                    return
+            session.execute(update(EventRow).where(EventRow.id == message.event_id).values(dispatched=True))
 
     def _run(self, ctx: _Ctx, action: Action) -> None:
         match action:
@@ -200,14 +215,15 @@ class Executor:
             return
         self._ensure_agency(ctx, action.agency)
         max_duration = timedelta(seconds=self._settings.grants.max_duration_s)
-        grant = ctx.session.execute(select(GrantRow).where(GrantRow.incident_id == row.id,
-                                                           GrantRow.agency == action.agency)).scalar_one_or_none()
+        grants = self._grants(ctx)
+        grant = grants.get(action.agency)
         if grant is None:
             grant = GrantRow(id=str(uuid.uuid4()), incident_id=row.id, agency=action.agency, cameras=cameras,
                              purpose=action.purpose, issued_at=ctx.now,
                              expires_at=grant_expiry(now=ctx.now, max_duration=max_duration), revoked_at=None,
                              revoke_reason="", version=1)
             ctx.session.add(grant)
+            grants[action.agency] = grant
         elif grant.revoked_at is None and grant.expires_at > ctx.now and list(grant.cameras) == cameras:
             return  # the same grant already covers exactly these cameras
         else:
@@ -228,10 +244,22 @@ class Executor:
                                 "cameras": cameras, "expires_at": grant.expires_at.isoformat()},
                                frozenset(row.agencies)))
 
+    @staticmethod
+    def _grants(ctx: _Ctx) -> dict[str, GrantRow]:
+        """The incident's grants by agency, read once per transaction and kept up to date in it.
+
+        Reading them without an autoflush lets a batch of events go to the database in one flush at commit
+        instead of one per event."""
+        cache: dict[str, dict[str, GrantRow]] = ctx.session.info.setdefault(_GRANTS, {})
+        if ctx.row.id not in cache:
+            with ctx.session.no_autoflush:
+                cache[ctx.row.id] = {g.agency: g for g in incident_repo.grants_for(ctx.session, ctx.row.id)}
+        return cache[ctx.row.id]
+
     def _refresh_grants(self, ctx: _Ctx) -> None:
         """Every live grant of the incident follows its current cameras (new token version, audited)."""
-        for grant in incident_repo.live_grants(ctx.session, ctx.row.id):
-            if grant.expires_at > ctx.now:
+        for grant in list(self._grants(ctx).values()):
+            if grant.revoked_at is None and grant.expires_at > ctx.now:
                 self._grant(ctx, GrantVideo(agency=grant.agency, purpose=grant.purpose))
 
     def _edit_cameras(self, ctx: _Ctx, action: EditCameras) -> None:
