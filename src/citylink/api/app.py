@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -47,6 +48,10 @@ def create_app(settings: Settings, *, platform_factory: Callable[[Settings], Pla
         if boot.created:
             log.warning("created the default agencies; their API keys are in %s (mode 0600)", boot.keys_file)
         await platform.start()
+        # Everything built at start-up lives as long as the server: keep it out of the collector's full passes,
+        # which otherwise pause intake for ~100 ms now and then.
+        gc.collect()
+        gc.freeze()
         app.state.platform = platform
         app.state.principals = PrincipalCache()
         try:

@@ -17,7 +17,8 @@ from citylink.store import agency_repo
 _CACHE_TTL_S = 10.0
 
 
-def get_platform(request: Request) -> Platform:
+async def get_platform(request: Request) -> Platform:
+    # async on purpose: FastAPI runs a plain-def dependency in its thread pool, a hop on every request.
     platform: Platform = request.app.state.platform
     return platform
 
