@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,8 @@ from citylink.api.app import create_app
 from citylink.domain.cameras import Camera
 from citylink.runtime.platform import Platform
 from citylink.settings import Settings
+from citylink.store import camera_repo
+from citylink.store.database import Database
 
 REPO = Path(__file__).resolve().parents[1]
 HELSINKI_PBF = REPO / "data" / "helsinki.osm.pbf"
@@ -123,3 +125,19 @@ def data_file(name: str) -> Path:
     path = REPO / "data" / name
     assert path.is_file(), f"{name} ships in the repo's data/ folder"
     return path
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """The platform with the default cameras behind a real uvicorn socket: (base URL, bootstrap keys).
+
+    For endless responses (SSE, MJPEG) that an in-memory transport cannot carry."""
+    from tests.live import serve_in_thread
+
+    settings = Settings(data_dir=tmp_path / "live")
+    db = Database.open(settings.resolved_database_url)
+    db.write_sync(lambda s: camera_repo.upsert_many(s, default_cameras(), now=FakeClock().now))
+    db.close()
+    platform = Platform.open(settings)  # its camera index is built from the store
+    with serve_in_thread(create_app(settings, platform_factory=lambda _: platform)) as base:
+        yield base, json.loads((settings.data_dir / "bootstrap-keys.json").read_text())

@@ -161,6 +161,27 @@ def agencies_key(agency_id: str, role: Role = Role.AGENCY, data_dir: DataDir = D
     console.print(json.dumps({"agency": agency_id, "role": role.value, "key_id": issued[0], "key": issued[1]}))
 
 
+@agencies_app.command("revoke")
+def agencies_revoke(key_id: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Revoke an API key by its id (see `agencies list`); sessions opened with it end within seconds."""
+    db = _open_db(_settings(data_dir))
+    now = datetime.now(UTC)
+
+    def revoke(session: Session) -> bool:
+        revoked = agency_repo.revoke_key(session, key_id, now=now)
+        if revoked:
+            audit_repo.append(session, AuditEntry(AuditAction.AGENCY_CHANGED, "cli", key_id, {"key_revoked": True},
+                                                  now))
+        return revoked
+
+    revoked = db.write_sync(revoke)
+    db.close()
+    if not revoked:
+        err.print(f"[red]no active key {key_id}")
+        raise typer.Exit(2)
+    console.print(f"key {key_id} revoked")
+
+
 @audit_app.command("verify")
 def audit_verify(data_dir: DataDir = DEFAULT_DATA_DIR,
                  database_url: Annotated[str | None, typer.Option(help="verify this database instead")] = None

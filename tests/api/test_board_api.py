@@ -14,8 +14,7 @@ from citylink.domain.agencies import Role
 from citylink.runtime.platform import Platform
 from citylink.settings import Settings
 from citylink.store import agency_repo
-from tests.conftest import FakeClock, Harness, data_file, default_cameras, event_body
-from tests.live import serve_in_thread
+from tests.conftest import FakeClock, Harness, data_file, event_body
 
 
 async def _robbery(h: Harness) -> dict[str, Any]:
@@ -104,33 +103,30 @@ async def test_responder_view_follows_the_grant(harness: Harness) -> None:
     assert audit[0]["actor"] == "police"
 
 
-async def test_video_streams_only_through_a_grant_and_stops_when_revoked(tmp_path: Any) -> None:
+async def test_video_streams_only_through_a_grant_and_stops_when_revoked(
+        live_server: tuple[str, dict[str, str]]) -> None:
     # A real socket: an endless MJPEG response cannot go through an in-memory transport.
-    settings = Settings(data_dir=tmp_path)
-    platform = Platform.open(settings)
-    await platform.save_cameras(default_cameras(), actor="test", source="fixture")
-    with serve_in_thread(create_app(settings, platform_factory=lambda _: platform)) as base:
-        keys = json.loads((tmp_path / "bootstrap-keys.json").read_text())
-        police = {"Authorization": f"Bearer {keys['police']}"}
-        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-            created = (await client.post("/api/v1/events", json=event_body(), headers=police)).json()
-            await asyncio.sleep(0.3)
-            incident = (await client.get(f"/api/v1/incidents/{created['incident_id']}", headers=police)).json()
-            token, camera = incident["grants"][0]["token"], incident["grants"][0]["cameras"][0]
-            assert (await client.get(f"/video/{camera}.mjpeg")).status_code == 401
-            assert (await client.get("/video/far.mjpeg", params={"jwt": token})).status_code == 403
-            frames = 0
-            async with client.stream("GET", f"/video/{camera}.mjpeg", params={"jwt": token}) as response:
-                assert response.headers["content-type"].startswith("multipart/x-mixed-replace")
-                async for chunk in response.aiter_bytes():
-                    frames += chunk.count(b"Content-Type: image/jpeg")
-                    if frames == 2:  # pictures flow; now end the incident while watching
-                        await client.post("/api/v1/events", json=event_body(
-                            status="91", time="2026-11-26T11:30:00+02:00"), headers=police)
-            assert frames >= 2  # and the stream ended by itself once the grant was revoked
-            audit = (await client.get("/api/v1/audit", params={"subject": f"camera/{camera}"},
-                                      headers={"Authorization": f"Bearer {keys['centre']}"})).json()
-            assert "stream stopped: grant revoked" in audit[-1]["detail"]["reason"]
+    base, keys = live_server
+    police = {"Authorization": f"Bearer {keys['police']}"}
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        created = (await client.post("/api/v1/events", json=event_body(), headers=police)).json()
+        await asyncio.sleep(0.3)
+        incident = (await client.get(f"/api/v1/incidents/{created['incident_id']}", headers=police)).json()
+        token, camera = incident["grants"][0]["token"], incident["grants"][0]["cameras"][0]
+        assert (await client.get(f"/video/{camera}.mjpeg")).status_code == 401
+        assert (await client.get("/video/far.mjpeg", params={"jwt": token})).status_code == 403
+        frames = 0
+        async with client.stream("GET", f"/video/{camera}.mjpeg", params={"jwt": token}) as response:
+            assert response.headers["content-type"].startswith("multipart/x-mixed-replace")
+            async for chunk in response.aiter_bytes():
+                frames += chunk.count(b"Content-Type: image/jpeg")
+                if frames == 2:  # pictures flow; now end the incident while watching
+                    await client.post("/api/v1/events", json=event_body(
+                        status="91", time="2026-11-26T11:30:00+02:00"), headers=police)
+        assert frames >= 2  # and the stream ended by itself once the grant was revoked
+        audit = (await client.get("/api/v1/audit", params={"subject": f"camera/{camera}"},
+                                  headers={"Authorization": f"Bearer {keys['centre']}"})).json()
+        assert "stream stopped: grant revoked" in audit[-1]["detail"]["reason"]
 
 
 @pytest.mark.parametrize("path", ["/board", "/static/vendor/leaflet/leaflet.js", "/static/vendor/leaflet/leaflet.css"])

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from citylink.api.app import create_app
-from citylink.runtime.platform import Platform
-from citylink.settings import Settings
-from tests.conftest import default_cameras, event_body
-from tests.live import serve_in_thread
+from tests.conftest import event_body
 
 
 async def _read(client: httpx.AsyncClient, url: str, key: str, *, until: str, last_id: str | None = None,
@@ -40,31 +35,27 @@ async def _read(client: httpx.AsyncClient, url: str, key: str, *, until: str, la
     return messages
 
 
-async def test_stream_delivers_lifecycle_to_the_right_agencies(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
-    platform = Platform.open(settings)
-    await platform.save_cameras(default_cameras(), actor="test", source="fixture")
-    with serve_in_thread(create_app(settings, platform_factory=lambda _: platform)) as base:
-        keys = json.loads((tmp_path / "bootstrap-keys.json").read_text())
-        url = base + "/api/v1/stream"
-        async with httpx.AsyncClient() as client:
-            police = asyncio.create_task(_read(client, url, keys["police"], until="grant.revoked"))
-            fire = asyncio.create_task(_read(client, url, keys["fire"], until="never", limit=1))
-            await asyncio.sleep(0.3)
-            police_auth = {"Authorization": f"Bearer {keys['police']}"}
-            await client.post(base + "/api/v1/events", json=event_body(), headers=police_auth)
-            await asyncio.sleep(0.3)
-            await client.post(base + "/api/v1/events", json=event_body(status="91",
-                                                                        time="2026-11-26T11:30:00+02:00"),
-                              headers=police_auth)
-            messages = await asyncio.wait_for(police, 10)
-            types = [m["event"] for m in messages]
-            assert types[:3] == ["incident.opened", "cameras.selected", "grant.issued"]
-            assert "grant.revoked" in types
-            await asyncio.sleep(0.2)
-            assert not fire.done()  # the fire service saw nothing of a police incident
-            fire.cancel()
+async def test_stream_delivers_lifecycle_to_the_right_agencies(live_server: tuple[str, dict[str, str]]) -> None:
+    base, keys = live_server
+    url = base + "/api/v1/stream"
+    async with httpx.AsyncClient() as client:
+        police = asyncio.create_task(_read(client, url, keys["police"], until="grant.revoked"))
+        fire = asyncio.create_task(_read(client, url, keys["fire"], until="never", limit=1))
+        await asyncio.sleep(0.3)
+        police_auth = {"Authorization": f"Bearer {keys['police']}"}
+        await client.post(base + "/api/v1/events", json=event_body(), headers=police_auth)
+        await asyncio.sleep(0.3)
+        await client.post(base + "/api/v1/events", json=event_body(status="91",
+                                                                    time="2026-11-26T11:30:00+02:00"),
+                          headers=police_auth)
+        messages = await asyncio.wait_for(police, 10)
+        types = [m["event"] for m in messages]
+        assert types[:3] == ["incident.opened", "cameras.selected", "grant.issued"]
+        assert "grant.revoked" in types
+        await asyncio.sleep(0.2)
+        assert not fire.done()  # the fire service saw nothing of a police incident
+        fire.cancel()
 
-            # A client that lost its connection after the first message gets the rest, without duplicates.
-            replay = await _read(client, url, keys["police"], until="grant.revoked", last_id=messages[0]["id"])
-            assert [m["id"] for m in replay] == [m["id"] for m in messages[1:]]
+        # A client that lost its connection after the first message gets the rest, without duplicates.
+        replay = await _read(client, url, keys["police"], until="grant.revoked", last_id=messages[0]["id"])
+        assert [m["id"] for m in replay] == [m["id"] for m in messages[1:]]

@@ -58,6 +58,12 @@ def test_agencies_create_key_and_list(tmp_path: Path) -> None:
     assert issued["key"] not in listing.output
     unknown = runner.invoke(app, ["agencies", "key", "nobody", "--data-dir", str(tmp_path)])
     assert unknown.exit_code == 2
+    revoked = runner.invoke(app, ["agencies", "revoke", issued["key_id"], "--data-dir", str(tmp_path)])
+    assert revoked.exit_code == 0, revoked.output
+    assert f"{issued['key_id']}:agency (revoked)" in runner.invoke(
+        app, ["agencies", "list", "--data-dir", str(tmp_path)]).output
+    again = runner.invoke(app, ["agencies", "revoke", issued["key_id"], "--data-dir", str(tmp_path)])
+    assert again.exit_code == 2
 
 
 def test_serve_bootstraps_agencies_and_takes_events(tmp_path: Path) -> None:

@@ -89,10 +89,3 @@ def page(session: Session, *, bbox: tuple[float, float, float, float] | None, st
     total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     rows = session.execute(query.order_by(CameraRow.id).offset(offset).limit(limit)).scalars()
     return total, [to_camera(r) for r in rows]
-
-
-def existing_ids(session: Session, ids: Iterable[str]) -> set[str]:
-    wanted = list(ids)
-    if not wanted:
-        return set()
-    return set(session.execute(select(CameraRow.id).where(CameraRow.id.in_(wanted))).scalars())
