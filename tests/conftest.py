@@ -19,6 +19,9 @@ from citylink.settings import Settings
 from citylink.store import camera_repo
 from citylink.store.database import Database
 
+# Fixtures on the real servers (pg_url, ...) live in their own module.
+pytest_plugins = ["tests.real_services"]
+
 REPO = Path(__file__).resolve().parents[1]
 HELSINKI_PBF = REPO / "data" / "helsinki.osm.pbf"
 

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from citylink.api.app import create_app
 from citylink.domain.audit import verify_chain
@@ -18,27 +14,8 @@ from citylink.runtime.platform import Platform
 from citylink.settings import Settings
 from citylink.store import audit_repo
 from tests.conftest import default_cameras, event_body
-from tests.services_available import need_server
-
-PG_HOST = os.environ.get("CITYLINK_TEST_PG_HOST", "127.0.0.1")
-PG_USER = os.environ.get("CITYLINK_TEST_PG_USER", "postgres")
 
 pytestmark = pytest.mark.services
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    need_server("PostgreSQL", PG_HOST, 5432)
-    name = f"citylink_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"postgresql+psycopg://{PG_USER}@{PG_HOST}:5432/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql://{PG_USER}@{PG_HOST}:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 async def test_robbery_flow_on_postgresql(tmp_path: Path, pg_url: str) -> None:
