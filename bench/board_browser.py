@@ -33,7 +33,6 @@ import json
 import math
 import random
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -52,6 +51,7 @@ from rich.console import Console
 from rich.table import Table
 
 from _load import Summary, helsinki_event_bodies, ms
+from _processes import Server, free_port
 from _synthetic import SyntheticCameras, make_cameras, query_points
 from citylink.api.schemas import EventIn
 from citylink.domain.cameras import Camera, CameraStatus
@@ -59,7 +59,6 @@ from citylink.runtime.platform import BOOTSTRAP_KEYS_FILE, Platform
 from citylink.settings import Settings
 from citylink.store import camera_repo
 from citylink.store.database import Database
-from http_intake import Server
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -141,13 +140,6 @@ def _now() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # -- browser measurements -------------------------------------------------------------------------------------
@@ -444,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
             keys = populate(settings, cams, bodies)
             setup_s[f"store {args.cameras:,} cameras, submit {args.incidents:,} events in process"] = (
                 time.perf_counter() - started)
-        port = _free_port()
+        port = free_port()
         started = time.perf_counter()
         server = Server.start("citylink", [sys.executable, "-m", "citylink", "serve", "--data-dir",
                                            str(settings.data_dir), "--port", str(port), "--basemap", str(HELSINKI_PBF),

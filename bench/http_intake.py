@@ -27,17 +27,12 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +41,7 @@ from rich.console import Console
 from rich.table import Table
 
 from _load import Summary, ms
+from _processes import Server, free_port, thread_cpu
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -58,68 +54,6 @@ console = Console(width=shutil.get_terminal_size((120, 40)).columns)
 
 
 # -- processes ------------------------------------------------------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @classmethod
-    def start(cls, name: str, command: list[str], *, port: int, log: Path, timeout_s: float = 60.0) -> Server:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        with log.open("wb") as out:
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-        server = cls(name, process, port, log)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return server
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
-        server.stop()
-        raise RuntimeError(f"{name} did not answer /healthz within {timeout_s:.0f} s:\n{server.log_tail()}")
-
-    def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)  # uvicorn shuts down cleanly, running the lifespan exit
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def _thread_cpu_s() -> float:
-    return 1.0 / os.sysconf("SC_CLK_TCK")
-
-
-def thread_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds (user + system) of each thread of pid; empty where /proc is missing."""
-    seconds: dict[int, float] = {}
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        seconds[int(task.name)] = (int(fields[11]) + int(fields[12])) * _thread_cpu_s()
-    return seconds
-
 
 def _run_client(port: int, out: Path, *, mode: str, rate: float, duration_s: float, warmup_s: float,
                 connections: int, grace_s: float, seed: int, run: str,
@@ -179,6 +113,7 @@ class Profile:
     by_thread: list[tuple[str, int]]
     self_time: list[tuple[str, int]]
     citylink: list[tuple[str, int]]  # inclusive, citylink frames only
+    by_package: list[tuple[str, int]]  # self time by thread and package (citylink by subpackage)
 
     @classmethod
     def read(cls, raw: Path, *, top: int = 15) -> Profile:
@@ -186,6 +121,7 @@ class Profile:
         threads: collections.Counter[str] = collections.Counter()
         leaf: collections.Counter[str] = collections.Counter()
         ours: collections.Counter[str] = collections.Counter()
+        packages: collections.Counter[str] = collections.Counter()
         total = 0
         for line in raw.read_text().splitlines():
             stack, _, count_text = line.rpartition(" ")
@@ -194,12 +130,27 @@ class Profile:
             count = int(count_text)
             thread, *frames = stack.split(";")
             total += count
-            threads[thread.split(": ", 1)[-1]] += count
+            thread_name = thread.split(": ", 1)[-1]
+            threads[thread_name] += count
             if frames:
                 leaf[frames[-1]] += count
+                packages[f"{thread_name}: {_package(frames[-1])}"] += count
             for frame in {f for f in frames if "citylink/" in f}:
                 ours[frame] += count
-        return cls(total, threads.most_common(6), leaf.most_common(top), ours.most_common(top))
+        return cls(total, threads.most_common(6), leaf.most_common(top), ours.most_common(top),
+                   packages.most_common(2 * top))
+
+
+def _package(frame: str) -> str:
+    """Where a py-spy frame ("name (path/file.py:line)") lives: the top-level package, or the module of the
+    standard library; citylink by subpackage, so the store and the runtime show apart."""
+    path = frame.rpartition(" (")[2].rstrip(")").rpartition(":")[0]
+    if path.startswith("<"):  # generated code, e.g. "<sqlalchemy generated __init__ for class ...>"
+        return path[1:].split(" ", 1)[0]
+    parts = path.split("/")
+    if parts[0] == "citylink" and len(parts) > 2:
+        return "/".join(parts[:2])
+    return parts[0].removesuffix(".py") or frame
 
 
 def _record_profile(pid: int, out: Path, *, duration_s: float) -> subprocess.Popen[bytes] | None:
@@ -244,7 +195,7 @@ class CitylinkRun:
 
 
 def run_bare(tmp: Path, options: Options) -> tuple[dict[str, Any], dict[str, Any]]:
-    port = _free_port()
+    port = free_port()
     server = Server.start("bare endpoint", [sys.executable, str(BENCH / "_load.py"), "bare-server", "--port",
                                             str(port)], port=port, log=tmp / "bare.log")
     try:
@@ -267,11 +218,11 @@ def run_bare(tmp: Path, options: Options) -> tuple[dict[str, Any], dict[str, Any
 
 
 def run_citylink(tmp: Path, data_dir: Path, options: Options) -> CitylinkRun:
-    port = _free_port()
+    port = free_port()
     db = data_dir / "citylink.db"
-    server = Server.start("citylink", [sys.executable, "-m", "citylink", "serve", "--data-dir", str(data_dir),
-                                       "--port", str(port), "--log-level", "warning"],
-                          port=port, log=tmp / "citylink.log")
+    command = [sys.executable, "-m", "citylink", "serve", "--data-dir", str(data_dir), "--port", str(port),
+               "--log-level", "warning"]
+    server = Server.start("citylink", command, port=port, log=tmp / "citylink.log")
     pid = server.process.pid
     try:
         out = tmp / "citylink-open.json"
@@ -427,7 +378,8 @@ def _profile_tables(profile: Profile) -> list[Table]:
     tables = []
     for title, rows in (("GIL held, by thread", profile.by_thread),
                         ("GIL held, top frames (self)", profile.self_time),
-                        ("GIL held, citylink frames (inclusive)", profile.citylink)):
+                        ("GIL held, citylink frames (inclusive)", profile.citylink),
+                        ("GIL held, by thread and package (self)", profile.by_package)):
         table = Table(title=f"citylink profile (py-spy --gil, {profile.samples:,} samples): {title}",
                       title_justify="left")
         table.add_column("where")

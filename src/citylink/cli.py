@@ -6,10 +6,11 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
@@ -36,10 +37,14 @@ err = Console(stderr=True)
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="data directory (database, keys)")]
 DEFAULT_DATA_DIR = Path("var")
+Role_ = Literal["all", "api", "worker"]
 
 
 def _settings(data_dir: Path, database_url: str | None = None) -> Settings:
-    return Settings(data_dir=data_dir, database_url=database_url)
+    # Only what was given: anything else comes from CITYLINK_* variables (e.g. CITYLINK_DATABASE_URL).
+    if database_url:
+        return Settings(data_dir=data_dir, database_url=database_url)
+    return Settings(data_dir=data_dir)
 
 
 def _open_db(settings: Settings) -> Database:
@@ -48,17 +53,51 @@ def _open_db(settings: Settings) -> Database:
 
 
 @app.command()
-def serve(data_dir: DataDir = DEFAULT_DATA_DIR, host: str = "127.0.0.1", port: int = 8000,
+def serve(data_dir: Annotated[Path | None, typer.Option("--data-dir", help="data directory (database, keys) "
+                                                                         "[default: var]")] = None,
+          host: str = "127.0.0.1", port: int = 8000,
           basemap: Annotated[Path | None, typer.Option(help="OSM extract (.osm.pbf) the board draws")] = None,
+          role: Annotated[Role_ | None, typer.Option(help="api: HTTP and intake; worker: services, notifications, "
+                                                   "relay; all: both in this process [default: all]")] = None,
+          database_url: Annotated[str | None, typer.Option(help="e.g. postgresql://user@host/db "
+                                                                "[default: SQLite in the data directory]")] = None,
+          nats_url: Annotated[str | None, typer.Option(help="NATS JetStream, e.g. nats://127.0.0.1:4222 "
+                                                            "(needed by --role api and worker)")] = None,
+          city: Annotated[list[str] | None, typer.Option(help="a worker takes only these cities' events "
+                                                              "(repeat the option); default: every city")] = None,
           log_level: str = "info") -> None:
-    """Run the API server, the board and its workers in this process."""
+    """Run citylink: by default the API server, the board and the workers in this process.
+
+    Options left out fall back to CITYLINK_* environment variables (CITYLINK_DATABASE_URL, CITYLINK_NATS_URL...)."""
     from citylink.api.app import create_app
 
     configure(log_level.upper())
-    settings = Settings(data_dir=data_dir, basemap_path=basemap) if basemap else _settings(data_dir)
-    console.print(f"citylink serving on http://{host}:{port}  (data: {settings.data_dir.resolve()})")
+    given: dict[str, Any] = {"data_dir": data_dir, "role": role, "basemap_path": basemap, "database_url": database_url,
+                             "nats_url": nats_url, "worker_cities": tuple(city) if city else None}
+    try:
+        settings = Settings(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        err.print(f"[red]invalid settings:[/red] {exc.errors()[0]['msg']}")
+        raise typer.Exit(2) from None
+    if settings.role == "worker":
+        import asyncio
+
+        from citylink.runtime.worker import run_worker
+
+        _use_uvloop()
+        asyncio.run(run_worker(settings))
+        return
+    console.print(f"citylink ({settings.role}) serving on http://{host}:{port}  (data: {settings.data_dir.resolve()})")
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False,
                 log_config=None)
+
+
+def _use_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # uvicorn[standard] installs it; without it asyncio's own loop does the same work
+        return
+    uvloop.install()
 
 
 @app.command()

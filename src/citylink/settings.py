@@ -6,8 +6,9 @@ Environment variables use the prefix CITYLINK_ and `__` between levels, e.g. CIT
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_VIOLENT_CRIMES = (
@@ -25,6 +26,12 @@ class SelectionSettings(_Section):
     k: int = Field(default=5, ge=1, le=100, description="how many cameras to select")
     disaster_radius_m: float = Field(default=1000.0, gt=0, le=100_000,
                                      description="area radius for a disaster event that gives a point only")
+    engine: Literal["memory", "postgis"] = Field(
+        default="memory",
+        description="where cameras are searched: 'memory', an index held by each process (fastest; every "
+        "camera in RAM), or 'postgis', the database's GiST index (for sets too large to hold in memory; "
+        "needs a PostgreSQL database_url). Both give the same selection",
+    )
 
 
 class GrantSettings(_Section):
@@ -52,6 +59,24 @@ class NotifySettings(_Section):
     timeout_s: float = Field(default=5.0, gt=0, description="per-delivery HTTP timeout")
 
 
+class MqttSettings(_Section):
+    url: str | None = Field(
+        default=None, pattern=r"^mqtt://([^@/]+@)?[^@/:]+(:\d{1,5})?/?$",
+        description="broker that devices publish to, mqtt://[user:password@]host[:port] (port 1883 by default); "
+        "none: no MQTT intake")
+    topic_prefix: str = Field(default="citylink", pattern=r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$",
+                              description="topics are <prefix>/<city>/device/<type>/<device-id>; everything "
+                              "under the prefix is read, and what does not fit becomes a dead letter")
+    client_id: str = Field(default="citylink-intake", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$",
+                           description="the broker keeps this client's session (messages not yet acknowledged "
+                           "or queued while away) across reconnects: one id per intake process")
+    agency: str = Field(default="centre", min_length=1, max_length=64,
+                        description="agency that device events are received by (intake and audit actor)")
+    reconnect_min_s: float = Field(default=0.5, gt=0, le=60, description="first wait before reconnecting")
+    reconnect_max_s: float = Field(default=30.0, gt=0, le=600,
+                                   description="longest wait between reconnects; the wait doubles up to it")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CITYLINK_", env_nested_delimiter="__", extra="forbid",
                                       frozen=True)
@@ -70,10 +95,43 @@ class Settings(BaseSettings):
     tile_url: str | None = Field(default=None, description="optional online tile layer for connected sites, "
                                  "e.g. https://tiles.example/{z}/{x}/{y}.png; none by default (closed networks)")
     stream_replay: int = Field(default=10_000, ge=0, description="stream messages kept for Last-Event-ID replay")
+    nats_url: str | None = Field(default=None, description="NATS JetStream for the bus and the live feed, e.g. "
+                                 "nats://127.0.0.1:4222; none: the in-process bus (one process only)")
+    nats_namespace: str = Field(default="citylink", min_length=1, max_length=32,
+                                description="prefix of the NATS streams and subjects: deployments sharing a broker "
+                                "each need their own")
+    role: Literal["all", "api", "worker"] = Field(
+        default="all", description="api: HTTP and intake; worker: the services, notifications and the relay of "
+        "undispatched events; all: both in one process. api and worker need nats_url")
+    worker_cities: tuple[str, ...] = Field(
+        default=(), description="cities whose events this worker takes (one JetStream consumer each); empty: all")
+    nats_ack_wait_s: float = Field(default=30.0, gt=0, description="how long a worker may hold an event before "
+                                   "JetStream hands it to another (a worker that died)")
+    relay_after_s: float = Field(default=30.0, gt=0, description="an event stored this long ago and still not "
+                                 "handled by its services is published to the bus again")
     selection: SelectionSettings = SelectionSettings()
     grants: GrantSettings = GrantSettings()
     services: ServiceSettings = ServiceSettings()
     notify: NotifySettings = NotifySettings()
+    mqtt: MqttSettings = MqttSettings()
+
+    @model_validator(mode="after")
+    def _roles_need_the_server_components(self) -> Settings:
+        if self.role != "all" and not self.nats_url:
+            raise ValueError(f"role {self.role!r} needs nats_url: with the in-process bus, run role 'all'")
+        if self.role != "all" and not self.resolved_database_url.startswith("postgresql"):
+            # Measured: on one SQLite file two processes mostly wait on each other's write lock (361-483
+            # events/s against ~500 for one process), and the audit chain's head needs a lock SQLite lacks.
+            raise ValueError(f"role {self.role!r} needs a PostgreSQL database_url: SQLite serves one process")
+        return self
+
+    @model_validator(mode="after")
+    def _postgis_needs_postgresql(self) -> Settings:
+        if self.selection.engine == "postgis" and not self.resolved_database_url.startswith("postgresql"):
+            raise ValueError("selection.engine 'postgis' needs a PostgreSQL database_url (postgresql://...), "
+                             f"but the database is {self.resolved_database_url.split(':', 1)[0]}; "
+                             "set database_url or use selection.engine 'memory'")
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from tests.conftest import Harness, event_body
 
@@ -160,3 +161,17 @@ async def test_status_change_by_operator_is_recorded_as_an_event(harness: Harnes
     again = await harness.client.post(f"/api/v1/incidents/{opened['incident_id']}/status",
                                       json={"status": "40"}, headers=harness.auth("centre"))
     assert again.status_code == 409
+
+
+async def test_a_store_outage_is_a_503_with_retry_after_and_stores_nothing(harness: Harness,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    async def unreachable(*_: Any, **__: Any) -> Any:
+        raise OperationalError("INSERT INTO events ...", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(harness.platform.intake, "submit", unreachable)
+    answer = await harness.post_event("police", event_body())
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "2"
+    assert answer.json()["title"] == "store unavailable"
+    monkeypatch.undo()
+    assert (await harness.post_event("police", event_body())).status_code == 201  # the retry is accepted

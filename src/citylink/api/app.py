@@ -19,6 +19,7 @@ from citylink.api.routes import (
     audit,
     board,
     cameras,
+    dead_letters,
     events,
     grants,
     incidents,
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 ROUTERS: tuple[APIRouter, ...] = (events.router, incidents.router, cameras.router, grants.router, video.router,
                                   stream.router, agencies.router, audit.router, session.router, board.router,
-                                  responder.router)
+                                  responder.router, dead_letters.router)
 
 
 def create_app(settings: Settings, *, platform_factory: Callable[[Settings], Platform] = Platform.open) -> FastAPI:

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
@@ -93,6 +94,13 @@ async def _on_conflict(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(409, "conflict", str(exc))
 
 
+async def _on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # A database restart or failover: nothing of this request was stored, and trying again shortly will work.
+    log.warning("store unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return problem_response(503, "store unavailable", "the database cannot be reached; nothing was stored. "
+                            "Retry after the delay given in Retry-After.", headers={"Retry-After": "2"})
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(500, "internal error", "an unexpected error occurred; it has been logged")
@@ -107,4 +115,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(UnknownCamera, _on_unknown_camera)
     app.add_exception_handler(IncidentEnded, _on_conflict)
     app.add_exception_handler(NothingToShare, _on_conflict)
+    app.add_exception_handler(OperationalError, _on_store_unavailable)
+    app.add_exception_handler(InterfaceError, _on_store_unavailable)
     app.add_exception_handler(Exception, _on_unexpected)

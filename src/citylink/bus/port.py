@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+import orjson
 
 from citylink.domain.events import Event
 
@@ -20,6 +22,15 @@ class EventMessage:
     @property
     def event_id(self) -> str:
         return self.event.event_id
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps({"event": self.event.model_dump(mode="json"), "correlation_id": self.correlation_id,
+                             "effect": self.effect})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> EventMessage:
+        raw = orjson.loads(data)
+        return cls(Event.model_validate(raw["event"]), str(raw["correlation_id"]), str(raw["effect"]))
 
 
 # A handler takes what has queued up for it, in order: one transaction for many events keeps a busy
@@ -44,3 +55,11 @@ class Bus(Protocol):
     async def drain(self) -> None:
         """Wait until every published message has been handled (tests and clean shutdown)."""
         ...
+
+
+class Feed(Protocol):
+    """Where live-feed messages go: straight to this process's stream hub, or through a broker so that every
+    API process (and so every SSE client, whichever process it is attached to) hears them."""
+
+    def publish(self, type_: str, data: dict[str, Any], *, audience: frozenset[str] = frozenset(),
+                public: bool = False) -> object: ...

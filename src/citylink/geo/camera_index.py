@@ -55,6 +55,14 @@ class Candidates:
         return int(self.slots.shape[0])
 
 
+def check_query(lon: float, lat: float, radius_m: float) -> None:
+    """Refuse a search around something that is not a WGS84 position, or with a radius that is not positive."""
+    if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+        raise ValueError(f"(lon, lat) = ({lon}, {lat}) is not a WGS84 position")
+    if not radius_m > 0.0:
+        raise ValueError(f"radius_m must be positive, got {radius_m}")
+
+
 def _unit_vectors(lon: FloatArray, lat: FloatArray) -> FloatArray:
     """(n, 3) unit-sphere ECEF vectors for (lon, lat) in degrees."""
     lmb, phi = np.radians(lon), np.radians(lat)
@@ -222,6 +230,15 @@ class CameraIndex:
         if self._n - self._tree_n > self._rebuild_threshold:
             self.rebuild()
 
+    def replace_all(self, cameras: Iterable[Camera]) -> None:
+        """Make the index hold exactly these cameras (after a bulk change made by another process)."""
+        keep = set()
+        for camera in cameras:
+            self.upsert(camera)
+            keep.add(camera.id)
+        for camera_id in [c for c in self._slot_of if c not in keep]:
+            self.remove(camera_id)
+
     def remove(self, camera_id: str) -> bool:
         """Forget a camera; False when it was not indexed."""
         slot = self._slot_of.get(camera_id)
@@ -301,10 +318,7 @@ class CameraIndex:
 
     def candidates_within(self, lon: float, lat: float, radius_m: float) -> Candidates:
         """Online cameras whose great-circle distance to (lon, lat) is at most radius_m, unordered."""
-        if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
-            raise ValueError(f"(lon, lat) = ({lon}, {lat}) is not a WGS84 position")
-        if not radius_m > 0.0:
-            raise ValueError(f"radius_m must be positive, got {radius_m}")
+        check_query(lon, lat, radius_m)
         slots = self._tree_slots(lon, lat, radius_m)
         if self._n > self._tree_n:
             slots = np.concatenate((slots, self._pending_slots(lat, radius_m)))

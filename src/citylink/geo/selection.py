@@ -1,4 +1,7 @@
-"""Camera selection over a CameraIndex: the best cameras for a point, or every camera in an area.
+"""Camera selection: the best cameras for a point, or every camera in an area.
+
+The cameras come from a CandidateSource: the in-memory CameraIndex, or the store's PostGIS search
+(store/camera_spatial.py). Both only find candidates; the ranking below is the same for both.
 
 For a point, online cameras within radius_m are ranked in three tiers (see Tier): cameras that already
 see the spot, cameras that can be turned to it, then the rest; each tier by distance, ties by id. When
@@ -12,6 +15,7 @@ cameras with no known direction.
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +28,9 @@ from citylink.geo.area import LocalFrame, bounding_circle, circle_polygon, unwra
 from citylink.geo.camera_index import CameraIndex, Candidates
 from citylink.geo.distance import FloatArray, angle_diff_deg, bearing_deg_many, haversine_m_many
 
-__all__ = ["circle_polygon", "describe_camera", "rank_candidates", "select_cameras", "select_in_area"]
+__all__ = [
+    "CandidateSource", "circle_polygon", "describe_camera", "rank_candidates", "select_cameras", "select_in_area",
+]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -33,8 +39,20 @@ _AREA_MARGIN = 1.01
 _AREA_MARGIN_M = 10.0
 
 
+class CandidateSource(Protocol):
+    """Finds the online cameras near a point; CameraIndex is one."""
+
+    def candidates_within(self, lon: float, lat: float, radius_m: float) -> Candidates:
+        """Online cameras whose great-circle distance to (lon, lat) is at most radius_m, unordered."""
+        ...
+
+    def id_at(self, slot: int) -> str:
+        """The camera id of a slot in the Candidates this source returned."""
+        ...
+
+
 def select_cameras(
-    index: CameraIndex, lon: float, lat: float, *, radius_m: float = DEFAULT_RADIUS_M, k: int = DEFAULT_K
+    index: CandidateSource, lon: float, lat: float, *, radius_m: float = DEFAULT_RADIUS_M, k: int = DEFAULT_K
 ) -> Selection:
     """The k best online cameras for the spot (lon, lat), searching radius_m, then 2 × radius_m once."""
     if k < 1:
@@ -53,7 +71,7 @@ def select_cameras(
 
 
 def rank_candidates(
-    index: CameraIndex, candidates: Candidates, lon: float, lat: float, *, k: int
+    index: CandidateSource, candidates: Candidates, lon: float, lat: float, *, k: int
 ) -> tuple[SelectedCamera, ...]:
     """The k best candidates for the spot: by tier, then distance, then id."""
     c = candidates
@@ -109,7 +127,7 @@ def _reason(tier: Tier, distance_m: float, bearing: float, direction: float, vie
     return f"fixed, looking {direction:.0f}° but the spot is at {bearing:.0f}°; {away}"
 
 
-def select_in_area(index: CameraIndex, area: Polygon | MultiPolygon, *, k: int | None = None) -> Selection:
+def select_in_area(index: CandidateSource, area: Polygon | MultiPolygon, *, k: int | None = None) -> Selection:
     """Every online camera inside the lon/lat area (or the k best), by m² of the area its view covers."""
     if k is not None and k < 1:
         raise ValueError(f"k must be at least 1 or None, got {k}")

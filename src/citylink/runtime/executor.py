@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citylink.auth.grant_tokens import GrantSigner
@@ -30,14 +31,21 @@ from citylink.domain.grants import grant_expiry
 from citylink.domain.selection import Selection
 from citylink.geo.area import area_polygon
 from citylink.geo.camera_index import CameraIndex
-from citylink.geo.selection import circle_polygon, describe_camera, select_cameras, select_in_area
+from citylink.geo.selection import (
+    CandidateSource,
+    circle_polygon,
+    describe_camera,
+    select_cameras,
+    select_in_area,
+)
 from citylink.runtime.clock import Clock
 from citylink.runtime.views import incident_summary
 from citylink.services.base import IncidentView, Service
 from citylink.services.registry import Registry
 from citylink.settings import Settings
 from citylink.store import agency_repo, audit_repo, camera_repo, incident_repo
-from citylink.store.tables import EventRow, GrantRow, IncidentRow, NotificationRow, ProcessedRow
+from citylink.store.camera_spatial import PostgisCameras
+from citylink.store.tables import GrantRow, IncidentRow
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +63,7 @@ class UnknownAgency(LookupError):
         self.agency = agency
 
 
-_PROCESSED = "citylink.processed"
-_GRANTS = "citylink.grants"
+_WRITES = "citylink.service_writes"
 
 StreamOut = tuple[str, dict[str, Any], frozenset[str]]
 
@@ -68,6 +75,49 @@ class Applied:
 
 
 @dataclass(slots=True)
+class _Writes:
+    """What one transaction's actions write, kept in it and sent just before it commits: one Core executemany
+    per kind of row for the whole batch of events (the ORM's unit of work cost about eight times as much).
+
+    Nothing in the transaction reads these rows back from the database: the incidents and grants it works on
+    are kept here, loaded once each."""
+
+    processed: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (event id, service) -> when
+    dispatched: list[str] = field(default_factory=list)
+    incidents: dict[str, IncidentRow] = field(default_factory=dict)  # loaded by services, outside the session
+    updated: dict[str, IncidentRow] = field(default_factory=dict)  # of those, the ones an action ran on
+    grants: dict[str, dict[str, GrantRow]] = field(default_factory=dict)  # incident id -> agency -> grant
+    new_grants: dict[str, GrantRow] = field(default_factory=dict)
+    changed_grants: dict[str, GrantRow] = field(default_factory=dict)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
+
+    @staticmethod
+    def of(session: Session) -> _Writes:
+        writes: _Writes | None = session.info.get(_WRITES)
+        if writes is None:
+            writes = session.info[_WRITES] = _Writes()
+            if not sa_event.contains(session, "before_commit", _save_writes):
+                sa_event.listen(session, "before_commit", _save_writes)
+        return writes
+
+    def save(self, session: Session) -> None:
+        incident_repo.save_updated(session, list(self.updated.values()), incident_repo.SERVICE_COLUMNS)
+        incident_repo.insert_grants(session, list(self.new_grants.values()))
+        incident_repo.save_grants(session, [g for g in self.changed_grants.values() if g.id not in self.new_grants])
+        incident_repo.insert_notifications(session, self.notifications)
+        incident_repo.mark_processed(session, [(e, s, at) for (e, s), at in self.processed.items()])
+        incident_repo.mark_dispatched(session, self.dispatched)
+        audit_repo.append_many(session, self.audit)
+
+
+def _save_writes(session: Session) -> None:
+    writes: _Writes | None = session.info.pop(_WRITES, None)
+    if writes is not None:
+        writes.save(session)
+
+
+@dataclass(slots=True)
 class _Ctx:
     session: Session
     row: IncidentRow
@@ -75,6 +125,7 @@ class _Ctx:
     correlation_id: str
     now: datetime
     out: Applied
+    writes: _Writes
 
 
 class Executor:
@@ -94,58 +145,55 @@ class Executor:
                             ended_now=message.effect == "ended", location_changed=message.effect == "moved")
 
     def apply(self, session: Session, message: EventMessage, service: Service, actions: list[Action]) -> Applied:
-        """Run inside the writer's transaction. A second delivery of the same event does nothing.
+        """Run inside the services' transaction. A second delivery of the same event does nothing.
 
-        Nothing here needs to read back what this transaction wrote (grants and processed marks are tracked
-        in it), so autoflush is off: a batch of events reaches the database in one flush at commit."""
-        with session.no_autoflush:
-            return self._apply(session, message, service, actions)
-
-    def _apply(self, session: Session, message: EventMessage, service: Service, actions: list[Action]) -> Applied:
+        What it writes reaches the database when the transaction commits (see _Writes)."""
+        writes = _Writes.of(session)
         out = Applied()
-        done: set[tuple[str, str]] = session.info.setdefault(_PROCESSED, set())
         key = (message.event_id, service.name)
-        if key in done or session.get(ProcessedRow, key) is not None:
+        if key in writes.processed or incident_repo.is_processed(session, *key):
             return out
-        done.add(key)
-        row = session.get(IncidentRow, message.event.incident_id)
-        if row is None:  # the intake transaction always creates it first; a missing row is a bug upstream
-            raise LookupError(f"incident {message.event.incident_id} not found for event {message.event_id}")
-        ctx = _Ctx(session, row, f"service:{service.name}", message.correlation_id, self._clock(), out)
-        try:
-            for action in actions:
-                self._run(ctx, action)
-            session.add(ProcessedRow(event_id=message.event_id, service=service.name, at=ctx.now))
-            self._mark_dispatched(session, message, service.name)
-        except Exception:
-            audit_repo.forget_head(session)
-            raise
+        row = self._incident(session, writes, message)
+        ctx = _Ctx(session, row, f"service:{service.name}", message.correlation_id, self._clock(), out, writes)
+        for action in actions:
+            self._run(ctx, action)
+        if actions:
+            writes.updated[row.id] = row
+        writes.processed[key] = ctx.now
+        self._mark_dispatched(session, writes, message, service.name)
         return out
 
     def apply_operator(self, session: Session, row: IncidentRow, actions: list[Action], *, actor: str,
                        correlation_id: str) -> Applied:
-        """Actions an operator asked for directly (share, attach), audited under the operator's agency."""
+        """Actions an operator asked for directly (share, attach), audited under the operator's agency.
+
+        row is the session's own, so what they change in it is flushed by the session."""
         out = Applied()
-        ctx = _Ctx(session, row, actor, correlation_id, self._clock(), out)
-        try:
-            for action in actions:
-                self._run(ctx, action)
-        except Exception:
-            audit_repo.forget_head(session)
-            raise
+        ctx = _Ctx(session, row, actor, correlation_id, self._clock(), out, _Writes.of(session))
+        for action in actions:
+            self._run(ctx, action)
         return out
 
-    def _mark_dispatched(self, session: Session, message: EventMessage, service: str) -> None:
+    @staticmethod
+    def _incident(session: Session, writes: _Writes, message: EventMessage) -> IncidentRow:
+        incident_id = message.event.incident_id
+        row = writes.incidents.get(incident_id)
+        if row is None:
+            row = incident_repo.load_incidents(session, [incident_id]).get(incident_id)
+            if row is None:  # the intake transaction always creates it first; a missing row is a bug upstream
+                raise LookupError(f"incident {incident_id} not found for event {message.event_id}")
+            writes.incidents[incident_id] = row
+        return row
+
+    def _mark_dispatched(self, session: Session, writes: _Writes, message: EventMessage, service: str) -> None:
         """The event leaves the redelivery set once every service for its code has handled it."""
         others = {s.name for s in self._registry.for_code(message.event.code)} - {service}
-        with session.no_autoflush:  # the event row was committed by intake; nothing pending concerns it
-            if others:
-                done = set(session.execute(select(ProcessedRow.service)
-                                           .where(ProcessedRow.event_id == message.event_id)).scalars())
-                done |= {s for e, s in session.info.get(_PROCESSED, set()) if e == message.event_id}
-                if not others <= done:
-                    return
-            session.execute(update(EventRow).where(EventRow.id == message.event_id).values(dispatched=True))
+        if others:
+            done = incident_repo.processed_by(session, message.event_id)
+            done |= {s for e, s in writes.processed if e == message.event_id}
+            if not others <= done:
+                return
+        writes.dispatched.append(message.event_id)
 
     def _run(self, ctx: _Ctx, action: Action) -> None:
         match action:
@@ -165,7 +213,7 @@ class Executor:
                 self._acknowledge(ctx)
 
     def _audit(self, ctx: _Ctx, action: AuditAction, subject: str, detail: dict[str, object]) -> None:
-        audit_repo.append(ctx.session, AuditEntry(action, ctx.actor, subject, detail, ctx.now, ctx.correlation_id))
+        ctx.writes.audit.append(AuditEntry(action, ctx.actor, subject, detail, ctx.now, ctx.correlation_id))
 
     def _record_selection(self, ctx: _Ctx, selection: Selection) -> None:
         incident_repo.set_cameras(ctx.row, list(selection.cameras), selection.note)
@@ -195,7 +243,9 @@ class Executor:
                                         "note": ctx.row.selection_note}, frozenset(ctx.row.agencies)))
                 self._refresh_grants(ctx)
                 return
-        selection = select_cameras(self._index, ctx.row.lon, ctx.row.lat,
+        cameras: CandidateSource = (PostgisCameras(ctx.session) if self._settings.selection.engine == "postgis"
+                                    else self._index)
+        selection = select_cameras(cameras, ctx.row.lon, ctx.row.lat,
                                    radius_m=action.radius_m or self._settings.selection.radius_m,
                                    k=action.k or self._settings.selection.k)
         self._record_selection(ctx, selection)
@@ -204,7 +254,9 @@ class Executor:
         row = ctx.row
         polygon = area_polygon(Area.model_validate(row.area)) if row.area is not None else \
             circle_polygon(row.lon, row.lat, row.radius_m or action.default_radius_m)
-        self._record_selection(ctx, select_in_area(self._index, polygon))
+        cameras: CandidateSource = (PostgisCameras(ctx.session) if self._settings.selection.engine == "postgis"
+                                    else self._index)
+        self._record_selection(ctx, select_in_area(cameras, polygon))
 
     def _grant(self, ctx: _Ctx, action: GrantVideo) -> None:
         row = ctx.row
@@ -222,7 +274,7 @@ class Executor:
                              purpose=action.purpose, issued_at=ctx.now,
                              expires_at=grant_expiry(now=ctx.now, max_duration=max_duration), revoked_at=None,
                              revoke_reason="", version=1)
-            ctx.session.add(grant)
+            ctx.writes.new_grants[grant.id] = grant
             grants[action.agency] = grant
         elif grant.revoked_at is None and grant.expires_at > ctx.now and list(grant.cameras) == cameras:
             return  # the same grant already covers exactly these cameras
@@ -235,6 +287,7 @@ class Executor:
                 grant.revoked_at, grant.revoke_reason = None, ""
                 grant.issued_at = ctx.now
                 grant.expires_at = grant_expiry(now=ctx.now, max_duration=max_duration)
+            ctx.writes.changed_grants[grant.id] = grant
         incident_repo.involve(row, action.agency)
         self._audit(ctx, AuditAction.GRANT_ISSUED, grant.id,
                     {"incident": row.id, "agency": action.agency, "cameras": cameras, "purpose": action.purpose,
@@ -246,15 +299,12 @@ class Executor:
 
     @staticmethod
     def _grants(ctx: _Ctx) -> dict[str, GrantRow]:
-        """The incident's grants by agency, read once per transaction and kept up to date in it.
-
-        Reading them without an autoflush lets a batch of events go to the database in one flush at commit
-        instead of one per event."""
-        cache: dict[str, dict[str, GrantRow]] = ctx.session.info.setdefault(_GRANTS, {})
-        if ctx.row.id not in cache:
-            with ctx.session.no_autoflush:
-                cache[ctx.row.id] = {g.agency: g for g in incident_repo.grants_for(ctx.session, ctx.row.id)}
-        return cache[ctx.row.id]
+        """The incident's grants by agency, read once per transaction and kept up to date in it."""
+        grants = ctx.writes.grants.get(ctx.row.id)
+        if grants is None:
+            grants = ctx.writes.grants[ctx.row.id] = {g.agency: g for g in
+                                                      incident_repo.load_grants(ctx.session, ctx.row.id)}
+        return grants
 
     def _refresh_grants(self, ctx: _Ctx) -> None:
         """Every live grant of the incident follows its current cameras (new token version, audited)."""
@@ -302,9 +352,8 @@ class Executor:
         parent = agency_repo.get_agency(ctx.session, parent_id) if unit else None
         if parent is None:
             raise UnknownAgency(agency_id)
-        agency_repo.upsert_agency(ctx.session, Agency(id=agency_id, name=f"{parent.name}: {unit}", kind=parent.kind),
-                                  now=ctx.now)
-        ctx.session.flush()
+        agency_repo.create_if_absent(ctx.session, Agency(id=agency_id, name=f"{parent.name}: {unit}",
+                                                         kind=parent.kind), now=ctx.now)
 
     def _notify(self, ctx: _Ctx, action: Notify) -> None:
         if action.recipient == "guardian":
@@ -313,20 +362,19 @@ class Executor:
             agency = agency_repo.get_agency(ctx.session, action.recipient)
             target, channel = (agency.webhook_url if agency else None), "agency"
             incident_repo.involve(ctx.row, action.recipient)
-        note = NotificationRow(id=str(uuid.uuid4()), incident_id=ctx.row.id, recipient=action.recipient,
-                               channel=channel, message=action.message, contact=action.contact, target_url=target,
-                               status="pending" if target else "no_endpoint", attempts=0,
-                               next_attempt_at=ctx.now if target else None, delivered_at=None,
-                               last_error="" if target else "no delivery endpoint configured",
-                               created_at=ctx.now)
-        ctx.session.add(note)
+        note_id, status = str(uuid.uuid4()), "pending" if target else "no_endpoint"
+        ctx.writes.notifications.append({
+            "id": note_id, "incident_id": ctx.row.id, "recipient": action.recipient, "channel": channel,
+            "message": action.message, "contact": action.contact, "target_url": target, "status": status,
+            "attempts": 0, "next_attempt_at": ctx.now if target else None, "delivered_at": None,
+            "last_error": "" if target else "no delivery endpoint configured", "created_at": ctx.now})
         self._audit(ctx, AuditAction.NOTIFICATION, ctx.row.id,
-                    {"notification": note.id, "recipient": action.recipient, "channel": channel,
+                    {"notification": note_id, "recipient": action.recipient, "channel": channel,
                      "deliverable": target is not None})
         ctx.out.notifications += 1
         ctx.out.stream.append(("notification.created",
-                               {"incident_id": ctx.row.id, "notification_id": note.id, "recipient": action.recipient,
-                                "message": action.message, "status": note.status}, frozenset(ctx.row.agencies)))
+                               {"incident_id": ctx.row.id, "notification_id": note_id, "recipient": action.recipient,
+                                "message": action.message, "status": status}, frozenset(ctx.row.agencies)))
 
     def _attach(self, ctx: _Ctx, action: AttachMedia) -> None:
         ctx.row.media = [*ctx.row.media, {"kind": action.kind, "url": action.url, "at": ctx.now.isoformat()}]

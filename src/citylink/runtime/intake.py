@@ -15,12 +15,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from citylink.bus.port import Bus, EventMessage
+from citylink.bus.port import Bus, EventMessage, Feed
 from citylink.domain.audit import AuditAction, AuditEntry
 from citylink.domain.events import Event
 from citylink.domain.incidents import LifecycleError, transition
 from citylink.runtime.clock import Clock
-from citylink.runtime.stream import StreamHub
 from citylink.runtime.views import incident_summary
 from citylink.services.registry import Registry
 from citylink.store import audit_repo, incident_repo
@@ -56,16 +55,37 @@ class _Pending:
     future: asyncio.Future[Accepted]
 
 
+StreamOut = tuple[str, dict[str, Any], frozenset[str]]
+
+
 @dataclass(slots=True)
 class _Outcome:
     result: Accepted | IntakeRejected
-    stream: list[tuple[str, dict[str, Any], frozenset[str]]] = field(default_factory=list)
+    stream: list[StreamOut] = field(default_factory=list)
     dispatch: bool = False
     effect: str = ""
 
 
+@dataclass(slots=True)
+class _Writes:
+    """What a batch writes, gathered in order while its events are taken in."""
+
+    opened: dict[str, IncidentRow] = field(default_factory=dict)
+    updated: dict[str, IncidentRow] = field(default_factory=dict)  # existing incidents, not those opened above
+    events: list[dict[str, Any]] = field(default_factory=list)
+    revoked: list[tuple[str, str]] = field(default_factory=list)  # (grant id, reason)
+    audit: list[AuditEntry] = field(default_factory=list)
+
+    def save(self, session: Session, *, now: datetime) -> None:
+        incident_repo.insert_incidents(session, list(self.opened.values()))
+        incident_repo.insert_events(session, self.events)
+        incident_repo.save_updated(session, list(self.updated.values()), incident_repo.EVENT_COLUMNS)
+        incident_repo.revoke_grants(session, self.revoked, now=now)
+        audit_repo.append_many(session, self.audit)
+
+
 class Intake:
-    def __init__(self, db: Database, *, bus: Bus, hub: StreamHub, registry: Registry, clock: Clock) -> None:
+    def __init__(self, db: Database, *, bus: Bus, hub: Feed, registry: Registry, clock: Clock) -> None:
         self._db = db
         self._bus = bus
         self._hub = hub
@@ -131,23 +151,21 @@ class Intake:
 
     def _write(self, session: Session, batch: list[_Pending]) -> list[_Outcome]:
         now = self._clock()
-        # Everything the batch needs to look up is read up front, so the loop below issues no query and the
-        # whole batch goes to the database in one flush.
+        # Everything the batch needs to look up is read up front, so the loop below issues no statement; what
+        # it writes goes to the database at the end, one Core executemany per kind of row.
         seen = incident_repo.existing_event_ids(session, [p.event.event_id for p in batch])
-        incidents: dict[str, IncidentRow | None] = dict(
-            incident_repo.incidents_by_id(session, [p.event.incident_id for p in batch]))
-        audit_repo.load_head(session)
-        outcomes = []
-        try:
-            for pending in batch:
-                outcomes.append(self._write_one(session, pending, now=now, seen=seen, incidents=incidents))
-        except Exception:
-            audit_repo.forget_head(session)
-            raise
+        incident_repo.lock_incidents(session, [p.event.incident_id for p in batch])
+        incidents = incident_repo.load_incidents(session, [p.event.incident_id for p in batch])
+        grants = incident_repo.live_grants(session, [p.event.incident_id for p in batch
+                                                     if p.event.status.ends_incident])
+        writes = _Writes()
+        outcomes = [self._write_one(pending, now=now, seen=seen, incidents=incidents, grants=grants, writes=writes)
+                    for pending in batch]
+        writes.save(session, now=now)
         return outcomes
 
-    def _write_one(self, session: Session, pending: _Pending, *, now: datetime, seen: set[str],
-                   incidents: dict[str, IncidentRow | None]) -> _Outcome:
+    def _write_one(self, pending: _Pending, *, now: datetime, seen: set[str], incidents: dict[str, IncidentRow],
+                   grants: dict[str, list[incident_repo.LiveGrant]], writes: _Writes) -> _Outcome:
         event = pending.event
         ids = Accepted(event.incident_id, event.event_id, created=False)
         if event.event_id in seen:
@@ -157,35 +175,37 @@ class Intake:
             step = transition(incident_repo.current_status(row), event.status)
         except LifecycleError as exc:
             return _Outcome(IntakeRejected("status", str(exc)))
-        actor = pending.received_by
+        actor, correlation_id = pending.received_by, pending.correlation_id
         outcome = _Outcome(Accepted(event.incident_id, event.event_id, created=True))
         if row is None:
-            row = incident_repo.open_incident(session, event, now=now, agencies=[actor])
+            row = incident_repo.new_incident(event, now=now, agencies=[actor])
             incidents[event.incident_id] = row
+            writes.opened[row.id] = row
             effect = "opened"
         else:
             previous = row.status
             moved = incident_repo.apply_update(row, event, now=now)
+            if row.id not in writes.opened:
+                writes.updated[row.id] = row
             effect = "ended" if step.ends else "moved" if moved else "updated"
-            audit_repo.append(session, AuditEntry(AuditAction.INCIDENT_STATUS, actor, row.id,
-                                                  {"from": previous, "to": event.status.value}, now,
-                                                  pending.correlation_id))
+            writes.audit.append(AuditEntry(AuditAction.INCIDENT_STATUS, actor, row.id,
+                                           {"from": previous, "to": event.status.value}, now, correlation_id))
         seen.add(event.event_id)
         handled = bool(self._registry.for_code(event.code))
-        incident_repo.add_event(session, event, row, now=now, received_by=actor, effect=effect, dispatched=not handled)
-        audit_repo.append(session, AuditEntry(
+        writes.events.append(incident_repo.event_values(event, incident_id=row.id, now=now, received_by=actor,
+                                                        effect=effect, dispatched=not handled))
+        writes.audit.append(AuditEntry(
             AuditAction.EVENT_RECEIVED, actor, row.id,
             {"event_id": event.event_id, "code": event.code, "status": event.status.value,
-             "occurrence": event.occurrence, "sender": event.sender.city}, now, pending.correlation_id))
+             "occurrence": event.occurrence, "sender": event.sender.city}, now, correlation_id))
         audience = frozenset(row.agencies)
         if effect == "opened":
-            audit_repo.append(session, AuditEntry(AuditAction.INCIDENT_OPENED, actor, row.id,
-                                                  {"code": event.code, "grade": event.grade.value}, now,
-                                                  pending.correlation_id))
+            writes.audit.append(AuditEntry(AuditAction.INCIDENT_OPENED, actor, row.id,
+                                           {"code": event.code, "grade": event.grade.value}, now, correlation_id))
             outcome.stream.append(("incident.opened", incident_summary(row), audience))
         elif step.ends:
-            outcome.stream += self._revoke_grants(session, row, now=now, actor=actor,
-                                                  correlation_id=pending.correlation_id)
+            outcome.stream += self._revoke_grants(grants.pop(row.id, []), row, actor=actor, now=now,
+                                                  correlation_id=correlation_id, writes=writes)
             outcome.stream.append(("incident.closed", incident_summary(row), audience))
         else:
             outcome.stream.append(("incident.updated", incident_summary(row), audience))
@@ -194,16 +214,15 @@ class Intake:
         return outcome
 
     @staticmethod
-    def _revoke_grants(session: Session, row: IncidentRow, *, now: datetime, actor: str,
-                       correlation_id: str) -> list[tuple[str, dict[str, Any], frozenset[str]]]:
-        messages = []
+    def _revoke_grants(grants: list[incident_repo.LiveGrant], row: IncidentRow, *, actor: str, now: datetime,
+                       correlation_id: str, writes: _Writes) -> list[StreamOut]:
+        messages: list[StreamOut] = []
         reason = f"incident ended (status {row.status})"
-        for grant in incident_repo.live_grants(session, row.id):
-            grant.revoked_at = now
-            grant.revoke_reason = reason
-            audit_repo.append(session, AuditEntry(AuditAction.GRANT_REVOKED, actor, grant.id,
-                                                  {"incident": row.id, "agency": grant.agency, "reason": reason},
-                                                  now, correlation_id))
+        for grant in grants:
+            writes.revoked.append((grant.id, reason))
+            writes.audit.append(AuditEntry(AuditAction.GRANT_REVOKED, actor, grant.id,
+                                           {"incident": row.id, "agency": grant.agency, "reason": reason},
+                                           now, correlation_id))
             messages.append(("grant.revoked", {"grant_id": grant.id, "incident_id": row.id, "agency": grant.agency,
                                                "reason": reason}, frozenset(row.agencies)))
         return messages

@@ -70,21 +70,28 @@ class Notifier:
 
     async def deliver_due(self) -> int:
         """One round: deliver everything due now. Returns how many were attempted."""
-        jobs = await self._db.read(self._due)
+        jobs = await self._db.write(self._claim)
         for job in jobs:
             error = await self._post(job)
             await self._db.write(functools.partial(self._record, job=job, error=error))
         return len(jobs)
 
-    def _due(self, session: Session) -> list[_Job]:
+    def _claim(self, session: Session) -> list[_Job]:
+        """Take what is due, and lease it: with several workers, each notification goes out from one of them.
+        Rows another worker is claiming are skipped (PostgreSQL); a lease that runs out (its worker died before
+        recording the attempt) makes the notification due again, so none is lost."""
         now = self._clock()
         rows = session.execute(
             select(NotificationRow, IncidentRow.code, IncidentRow.lon, IncidentRow.lat)
             .join(IncidentRow, IncidentRow.id == NotificationRow.incident_id)
             .where(NotificationRow.status == "pending", NotificationRow.next_attempt_at <= now)
-            .order_by(NotificationRow.next_attempt_at).limit(100)).all()
+            .order_by(NotificationRow.next_attempt_at).limit(100)
+            .with_for_update(of=NotificationRow, skip_locked=True)).all()
+        # Long enough for this round to post every one of them, each up to its timeout.
+        lease_until = now + timedelta(seconds=self._settings.timeout_s * (len(rows) + 1))
         jobs = []
         for note, code, lon, lat in rows:
+            note.next_attempt_at = lease_until
             body: dict[str, object] = {"notification_id": note.id, "incident_id": note.incident_id, "code": code,
                                        "recipient": note.recipient, "message": note.message,
                                        "location": {"lon": lon, "lat": lat}}

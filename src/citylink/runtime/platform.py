@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -15,10 +16,14 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from citylink.adapters.mqtt_intake import MqttIntake
 from citylink.auth.grant_tokens import GrantSigner
 from citylink.auth.sessions import SessionSigner
+from citylink.bus.jetstream import JetStreamBus
+from citylink.bus.jetstream_feed import FeedItem, JetStreamFeed
 from citylink.bus.memory import MemoryBus
-from citylink.bus.port import Bus, EventMessage
+from citylink.bus.nats_link import NatsLink
+from citylink.bus.port import Bus, EventMessage, Feed
 from citylink.domain.actions import Action, GrantVideo
 from citylink.domain.agencies import DEFAULT_AGENCIES, DEFAULT_ROLES, Role
 from citylink.domain.audit import AuditAction, AuditEntry
@@ -30,13 +35,13 @@ from citylink.runtime.clock import Clock, utc_now
 from citylink.runtime.executor import Applied, Executor
 from citylink.runtime.intake import Intake
 from citylink.runtime.notifier import Notifier
-from citylink.runtime.stream import StreamHub
+from citylink.runtime.stream import StreamHub, StreamMessage
 from citylink.runtime.video_access import Decision, VideoAccess, VideoAuthRequest
 from citylink.runtime.views import grant_view
 from citylink.services.base import Service
 from citylink.services.registry import Registry, default_registry
 from citylink.settings import Settings
-from citylink.store import agency_repo, audit_repo, camera_repo, incident_repo
+from citylink.store import agency_repo, audit_repo, camera_repo, incident_repo, relay_repo
 from citylink.store.database import Database
 from citylink.store.tables import GrantRow, IncidentRow
 
@@ -44,6 +49,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BOOTSTRAP_KEYS_FILE = "bootstrap-keys.json"
+RELAY_BATCH = 2000
+# More cameras than this in one change: other processes reload their index instead of reading a message each.
+CAMERA_CHANGES_PER_MESSAGE = 200
 SIGNING_KEY_FILE = "grant-signing-key.pem"
 SESSION_SECRET_FILE = "session-secret"
 
@@ -66,7 +74,7 @@ class Bootstrap:
 
 class Platform:
     def __init__(self, settings: Settings, db: Database, *, bus: Bus, clock: Clock, registry: Registry,
-                 signer: GrantSigner, index: CameraIndex) -> None:
+                 signer: GrantSigner, index: CameraIndex, link: NatsLink | None = None) -> None:
         self.settings = settings
         self.db = db
         self.bus = bus
@@ -75,7 +83,13 @@ class Platform:
         self.signer = signer
         self.index = index
         self.hub = StreamHub(replay=settings.stream_replay)
-        self.intake = Intake(db, bus=bus, hub=self.hub, registry=registry, clock=clock)
+        self._link = link
+        # With a broker, feed messages go through it so that every API process hears every worker.
+        self._broker_feed = (JetStreamFeed(link, city=settings.city_code, replay=settings.stream_replay)
+                             if link is not None else None)
+        self.feed: Feed = self._broker_feed or self.hub
+        self.intake = Intake(db, bus=bus, hub=self.feed, registry=registry, clock=clock)
+        self.mqtt = MqttIntake(settings.mqtt, db=db, submit=self.submit, clock=clock) if settings.mqtt.url else None
         self.executor = Executor(settings=settings, index=index, signer=signer, registry=registry, clock=clock)
         self.video = VideoAccess(signer)
         self.notifier = Notifier(db, settings=settings.notify, clock=clock)
@@ -83,6 +97,7 @@ class Platform:
         self.sessions = SessionSigner.load_or_create(settings.data_dir / SESSION_SECRET_FILE,
                                                      ttl=timedelta(seconds=settings.session_ttl_s))
         self._unsubscribe: list[Any] = []
+        self._relay: asyncio.Task[None] | None = None
         self._basemap: Basemap | None = None
         self._audited_allows: dict[tuple[str, str], datetime] = {}
 
@@ -92,8 +107,22 @@ class Platform:
         db = Database.open(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
         signer = GrantSigner.load_or_create(settings.data_dir / SIGNING_KEY_FILE, issuer=settings.grants.issuer)
         index = CameraIndex.from_cameras(db.read_sync(camera_repo.all_cameras))
-        return cls(settings, db, bus=bus or MemoryBus(), clock=clock, registry=default_registry(settings),
-                   signer=signer, index=index)
+        link = (NatsLink(settings.nats_url, name=f"citylink-{settings.role}-{os.getpid()}",
+                         namespace=settings.nats_namespace)
+                if settings.nats_url else None)
+        if bus is None:
+            bus = (JetStreamBus(link, cities=settings.worker_cities, ack_wait_s=settings.nats_ack_wait_s)
+                   if link is not None else MemoryBus())
+        return cls(settings, db, bus=bus, clock=clock, registry=default_registry(settings), signer=signer,
+                   index=index, link=link)
+
+    @property
+    def serves_api(self) -> bool:
+        return self.settings.role in ("all", "api")
+
+    @property
+    def works(self) -> bool:
+        return self.settings.role in ("all", "worker")
 
     def bootstrap(self) -> Bootstrap:
         """On an empty store: the default agencies, one key each, written to DIR/bootstrap-keys.json (0600)."""
@@ -119,36 +148,89 @@ class Platform:
         return Bootstrap(path, created=True)
 
     async def start(self) -> None:
-        for service in self.registry.services:
-            self._unsubscribe.append(self.bus.subscribe(service.name, service.codes, self._handler(service)))
+        if self.works:
+            for service in self.registry.services:
+                self._unsubscribe.append(self.bus.subscribe(service.name, service.codes, self._handler(service)))
         await self.bus.start()
-        await self.intake.start()
-        await self.notifier.start()
-        await self._redeliver_undispatched()
+        if self._broker_feed is not None:
+            await self._broker_feed.start()
+            await self._broker_feed.follow(self._on_feed, cameras_only=not self.serves_api)
+        if self.serves_api:
+            await self.intake.start()
+            if self.mqtt is not None:
+                await self.mqtt.start()
+        if self.works:
+            await self.notifier.start()
+            if self._link is None:
+                await self.relay_undispatched()
+            else:
+                self._relay = asyncio.create_task(self._relay_forever(), name="relay")
 
     async def stop(self) -> None:
+        if self.mqtt is not None:  # before intake: its pending submits wait on intake
+            await self.mqtt.stop()
+        if self._relay is not None:
+            self._relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay
+            self._relay = None
         await self.intake.stop()
         await self.bus.stop()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
+        if self._broker_feed is not None:
+            await self._broker_feed.stop()
+        if self._link is not None:
+            await self._link.close()
         await self.notifier.close()
         self.db.close()
 
-    async def _redeliver_undispatched(self) -> None:
-        """Events stored but not fully handled before a stop are handed out again; handlers dedupe."""
-        rows = await self.db.read(incident_repo.undispatched_events)
-        for row in rows:
-            event = Event.model_validate(row.payload)
-            await self.bus.publish(EventMessage(event, f"redelivery-{row.id}", row.effect))
+    async def relay_undispatched(self, *, received_before: datetime | None = None) -> int:
+        """Events stored but not yet handled by all their services are published again; handlers dedupe.
+
+        With the in-process bus this runs once at start (what a stop left behind). With a broker it runs
+        every few seconds in the workers: it also covers an API process that died between committing an
+        event and publishing it, and a broker that was down at that moment."""
+        rows = await self.db.read(lambda s: relay_repo.undispatched(s, received_before=received_before,
+                                                                     limit=RELAY_BATCH if self._link else None))
+        for seq, payload, effect in rows:
+            await self.bus.publish(EventMessage(Event.model_validate(payload), f"relay-{seq}", effect))
         if rows:
-            log.info("redelivered %d events that were stored but not fully handled", len(rows))
+            log.info("relayed %d events that were stored but not yet handled by their services", len(rows))
+        return len(rows)
+
+    async def _relay_forever(self) -> None:
+        period = max(self.settings.relay_after_s / 3, 0.5)
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.relay_undispatched(
+                    received_before=self.clock() - timedelta(seconds=self.settings.relay_after_s))
+            except Exception as exc:  # database or broker away: the next round tries again
+                log.warning("relay of undispatched events failed: %s", exc)
+
+    def _on_feed(self, item: FeedItem) -> None:
+        if self.serves_api:
+            self.hub.deliver(StreamMessage(item.seq, item.type, item.data, item.audience, item.public))
+        if item.type == "camera.changed":
+            self._apply_camera_change(item.data)
+
+    def _apply_camera_change(self, data: dict[str, Any]) -> None:
+        """Another process changed cameras: keep this process's index (used for selection) the same."""
+        if data.get("reload"):
+            self.index.replace_all(self.db.read_sync(camera_repo.all_cameras))
+        elif "camera" in data:
+            self.index.upsert(Camera.model_validate(data["camera"]))
+        elif "removed" in data:
+            self.index.remove(str(data["removed"]))
 
     def _handler(self, service: Service) -> Any:
         async def handle(batch: Sequence[EventMessage]) -> None:
             work = [(message, service.handle(message.event, self.executor.view(message))) for message in batch]
 
             def apply_all(session: Session) -> list[Applied]:
+                incident_repo.lock_incidents(session, [message.event.incident_id for message, _ in work])
                 return [self.executor.apply(session, message, service, actions) for message, actions in work]
 
             for applied in await self.db.write_derived(apply_all):
@@ -158,7 +240,7 @@ class Platform:
 
     def _publish(self, applied: Applied) -> None:
         for type_, data, audience in applied.stream:
-            self.hub.publish(type_, data, audience=audience)
+            self.feed.publish(type_, data, audience=audience)
         if applied.notifications:
             self.notifier.wake()
 
@@ -195,6 +277,11 @@ class Platform:
         counts = await self.db.write(save)
         for camera in cameras:
             self.index.upsert(camera)
+        if len(cameras) > CAMERA_CHANGES_PER_MESSAGE:
+            self.feed.publish("camera.changed", {"reload": True})
+        else:
+            for camera in cameras:
+                self.feed.publish("camera.changed", {"camera": camera.model_dump(mode="json")})
         return counts
 
     async def delete_camera(self, camera_id: str, *, actor: str) -> bool:
@@ -210,6 +297,7 @@ class Platform:
         deleted = await self.db.write(delete)
         if deleted:
             self.index.remove(camera_id)
+            self.feed.publish("camera.changed", {"removed": camera_id})
         return deleted
 
     async def share(self, incident_id: str, *, agency: str, purpose: str, actor: str, correlation_id: str,

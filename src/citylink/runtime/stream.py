@@ -40,10 +40,14 @@ class StreamHub:
     def publish(self, type_: str, data: dict[str, Any], *, audience: frozenset[str] = frozenset(),
                 public: bool = False) -> StreamMessage:
         message = StreamMessage(next(self._ids), type_, data, audience, public)
+        self.deliver(message)
+        return message
+
+    def deliver(self, message: StreamMessage) -> None:
+        """A message numbered elsewhere (the broker's feed stream, shared by every API process)."""
         self._recent.append(message)
         for queue in self._listeners:
             queue.put_nowait(message)
-        return message
 
     @property
     def last_id(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from citylink.auth.api_keys import hash_key, new_key
@@ -34,6 +35,14 @@ def upsert_agency(session: Session, agency: Agency, *, now: datetime) -> bool:
         return True
     row.name, row.kind, row.webhook_url = agency.name, agency.kind.value, agency.webhook_url
     return False
+
+
+def create_if_absent(session: Session, agency: Agency, *, now: datetime) -> None:
+    """Create the agency unless it exists: two workers may dispatch the same new unit at the same moment."""
+    values = {"id": agency.id, "name": agency.name, "kind": agency.kind.value, "webhook_url": agency.webhook_url,
+              "created_at": now}
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(AgencyRow).values(**values).on_conflict_do_nothing(index_elements=["id"]))
 
 
 def issue_key(session: Session, agency_id: str, role: Role, *, now: datetime) -> tuple[str, str]:

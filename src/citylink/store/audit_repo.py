@@ -2,42 +2,69 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from citylink.domain.audit import GENESIS_HASH, AuditEntry, ChainedRecord, chain
+from citylink.store.database import table_of
 from citylink.store.tables import AuditRow
 
 _HEAD = "citylink.audit_head"
+_AUDIT = table_of(AuditRow)
+# Prebuilt, and sent to the transaction's connection rather than through Session.execute (see incident_repo).
+_INSERT = insert(_AUDIT)
+_NEWEST = select(_AUDIT.c.seq, _AUDIT.c.hash).order_by(_AUDIT.c.seq.desc()).limit(1)
+# Every writer of the chain takes this PostgreSQL advisory lock (the ASCII of "citylink" as a bigint) before it
+# reads the head, and holds it to the end of its transaction, so processes appending at once chain one after
+# the other instead of off the same head. SQLite needs none: it has one writer at a time.
+_CHAIN_LOCK_KEY = 0x63_69_74_79_6C_69_6E_6B
+_TAKE_CHAIN_LOCK = select(func.pg_advisory_xact_lock(_CHAIN_LOCK_KEY))
 
 
 def load_head(session: Session) -> tuple[int, str]:
-    """The newest record's (seq, hash), read once per transaction and then carried along in it."""
+    """The newest record's (seq, hash), read once per transaction and then carried along in it.
+
+    It is carried in session.info, and moved on only once the records are inserted: a session is one
+    transaction (Database opens one per call), so a rolled-back head is never used again."""
     head: tuple[int, str] | None = session.info.get(_HEAD)
     if head is None:
-        row = session.execute(select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)).first()
+        if session.get_bind().dialect.name == "postgresql":
+            session.connection().execute(_TAKE_CHAIN_LOCK)
+        row = session.connection().execute(_NEWEST).first()
         head = (row[0], row[1]) if row else (0, GENESIS_HASH)
         session.info[_HEAD] = head
     return head
 
 
+def append_many(session: Session, entries: Sequence[AuditEntry]) -> list[ChainedRecord]:
+    """Chain entries, in order, after the newest record, and insert them in one statement."""
+    if not entries:
+        return []
+    seq, prev_hash = load_head(session)
+    records = []
+    for entry in entries:
+        seq += 1
+        record = chain(entry, seq=seq, prev_hash=prev_hash)
+        prev_hash = record.hash
+        records.append(record)
+    session.connection().execute(_INSERT, [_to_row(r) for r in records])
+    session.info[_HEAD] = (seq, prev_hash)
+    return records
+
+
 def append(session: Session, entry: AuditEntry) -> ChainedRecord:
     """Chain entry after the newest record."""
-    head = load_head(session)
-    record = chain(entry, seq=head[0] + 1, prev_hash=head[1])
-    session.add(AuditRow(seq=record.seq, at=record.at.isoformat(), action=record.action, actor=record.actor,
-                         subject=record.subject, detail=record.detail, correlation_id=record.correlation_id,
-                         prev_hash=record.prev_hash, hash=record.hash))
-    session.info[_HEAD] = (record.seq, record.hash)
-    return record
+    return append_many(session, [entry])[0]
 
 
-def forget_head(session: Session) -> None:
-    """After a rollback the carried head is wrong; drop it so the next append reads it again."""
-    session.info.pop(_HEAD, None)
+def _to_row(record: ChainedRecord) -> dict[str, Any]:
+    return {"seq": record.seq, "at": record.at.isoformat(), "action": record.action, "actor": record.actor,
+            "subject": record.subject, "detail": record.detail, "correlation_id": record.correlation_id,
+            "prev_hash": record.prev_hash, "hash": record.hash}
 
 
 def _to_record(row: AuditRow) -> ChainedRecord:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -11,15 +13,25 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, func, select
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+CHECKPOINT_INTERVAL_S = 1.0
 
-def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
+
+def table_of(model: type[DeclarativeBase]) -> Table:
+    """The Core table behind a mapped class, for hot-path statements that skip the ORM's unit of work."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL", sqlite_autocheckpoint: bool = True) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -33,6 +45,8 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
             cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            if not sqlite_autocheckpoint:
+                cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
 
         return engine
@@ -49,9 +63,54 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+# Held while migrating on PostgreSQL: API and worker processes starting together would otherwise all try to
+# create the same tables; with it, the first migrates and the others find the schema up to date.
+_MIGRATION_LOCK_KEY = 0x6D_69_67_72_61_74_65  # "migrate"
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration; a no-op when it is already there."""
-    command.upgrade(alembic_config(engine), "head")
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), "head")
+        return
+    with engine.connect() as guard:
+        guard.execute(select(func.pg_advisory_lock(_MIGRATION_LOCK_KEY)))
+        try:
+            command.upgrade(alembic_config(engine), "head")
+        finally:
+            guard.execute(select(func.pg_advisory_unlock(_MIGRATION_LOCK_KEY)))
+            guard.commit()
+
+
+class WalCheckpointer:
+    """Copies SQLite's write-ahead log back into the database file from a thread of its own.
+
+    With autocheckpoint on, the commit that fills the log past 1,000 pages does the copy and its disk sync
+    itself, on the writer thread, and every event queued behind it waits; here the write connections have it
+    off and a PASSIVE checkpoint, which never waits for or blocks a reader or a writer, runs every interval.
+    See docs/decisions.md."""
+
+    def __init__(self, engine: Engine, *, interval_s: float = CHECKPOINT_INTERVAL_S) -> None:
+        self._engine = engine
+        self._interval_s = interval_s
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="citylink-db-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval_s):
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        try:
+            with self._engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:  # a busy or vanished file: the log just grows until the next round
+            log.warning("WAL checkpoint failed; will try again", exc_info=True)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
 
 
 class Database:
@@ -61,7 +120,8 @@ class Database:
     queue, and lets intake commit many events in one transaction.
     """
 
-    def __init__(self, engine: Engine, *, derived_engine: Engine | None = None) -> None:
+    def __init__(self, engine: Engine, *, derived_engine: Engine | None = None,
+                 checkpointer: WalCheckpointer | None = None) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         # Effects derived from stored events (selections, grants, notifications of a service) can be rebuilt by
@@ -71,14 +131,21 @@ class Database:
         self.derived_sessions = sessionmaker(derived_engine or engine, expire_on_commit=False)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citylink-db-write")
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="citylink-db-read")
+        self._checkpointer = checkpointer
 
     @classmethod
     def open(cls, url: str, *, sqlite_synchronous: str = "FULL", run_migrations: bool = True) -> Database:
-        engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
+        if not url.startswith("sqlite"):
+            engine = make_engine(url)
+            if run_migrations:
+                migrate(engine)
+            return cls(engine)
+        # Checkpoints run in the background (WalCheckpointer), never inside a commit on the writer thread.
+        engine = make_engine(url, sqlite_synchronous=sqlite_synchronous, sqlite_autocheckpoint=False)
         if run_migrations:
             migrate(engine)
-        derived = make_engine(url, sqlite_synchronous="NORMAL") if url.startswith("sqlite") else None
-        return cls(engine, derived_engine=derived)
+        derived = make_engine(url, sqlite_synchronous="NORMAL", sqlite_autocheckpoint=False)
+        return cls(engine, derived_engine=derived, checkpointer=WalCheckpointer(engine))
 
     def write_sync(self, fn: Callable[[Session], T]) -> T:
         with self.sessions() as session, session.begin():
@@ -109,6 +176,8 @@ class Database:
     def close(self) -> None:
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
         if self._derived_engine is not None:
             self._derived_engine.dispose()

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
@@ -183,3 +184,35 @@ class AuditRow(Base):
     correlation_id: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class DeadLetterRow(Base):
+    """A device message that could not be taken in, kept with the reason for an admin to look at."""
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    topic: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)  # the start of it, as text; payload_bytes says how long it was
+    payload_bytes: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class ReadingRow(Base):
+    """A device's position or sensor reading (MQTT intake); id is derived from the reading, so a redelivered
+    message is recognised."""
+
+    __tablename__ = "device_readings"
+    __table_args__ = (Index("ix_device_readings_device_time", "city", "device_id", "time"),)
+    # 64-bit: at a thousand readings a second a 32-bit sequence runs out within a month.
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                     autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    city: Mapped[str] = mapped_column(String(64))
+    device_type: Mapped[str] = mapped_column(String(16))
+    device_id: Mapped[str] = mapped_column(String(64))
+    time: Mapped[datetime]
+    received_at: Mapped[datetime]
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    measures: Mapped[dict[str, Any]]

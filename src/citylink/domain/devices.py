@@ -1,0 +1,42 @@
+"""Devices (wearables, units, sensors, LPR cameras) and what they report: pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class DeviceType(StrEnum):
+    SOS = "sos"
+    POSITION = "position"
+    SENSOR = "sensor"
+    LPR = "lpr"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A position or a sensor reading. The id is derived from city, type, device and time, so the same
+    reading delivered twice is recognised."""
+
+    id: str
+    city: str
+    device_type: DeviceType
+    device_id: str
+    time: datetime
+    lon: float | None
+    lat: float | None
+    measures: dict[str, float]
+
+
+def device_occurrence(device_id: str, time: datetime) -> str:
+    """The occurrence number of something a device raised at a time: the device id and the UTC time to the
+    millisecond, like the Korean platform's 17-digit numbers. One press of a button is one occurrence,
+    however often it is delivered."""
+    utc = time.astimezone(UTC)
+    return f"{device_id}-{utc:%Y%m%d%H%M%S}{utc.microsecond // 1000:03d}"
+
+
+def occurrence_device(occurrence: str) -> str:
+    """The device a device_occurrence number was made for."""
+    return occurrence.rsplit("-", 1)[0]
