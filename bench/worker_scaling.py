@@ -1,6 +1,6 @@
 """Benchmark: event to grant with 1 and with 2 worker processes on NATS JetStream + PostgreSQL/PostGIS.
 
-    python bench/worker_scaling.py [--backlog 6000] [--rate 150] [--duration 20] [--selection postgis]
+    python bench/worker_scaling.py [--backlog 20000] [--rate 150] [--duration 20] [--selection postgis]
 
 For each worker count, on a fresh PostgreSQL database (PostGIS selection by default) and a fresh NATS namespace,
 with the Helsinki cameras:
@@ -209,7 +209,7 @@ def _table(rounds: list[Round]) -> Table:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backlog", type=int, default=6000, help="events posted before the workers start")
+    parser.add_argument("--backlog", type=int, default=20_000, help="events posted before the workers start")
     parser.add_argument("--backlog-rate", type=float, default=1500.0, help="events/s while posting the backlog")
     parser.add_argument("--rate", type=float, default=150.0, help="steady events/s for the latency phase")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of the latency phase")
