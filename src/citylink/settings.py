@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     session_ttl_s: int = Field(default=12 * 3600, ge=60, description="how long a board login lasts")
     basemap_path: Path | None = Field(default=None,
                                       description="OSM extract (.osm.pbf) the board draws as its base map")
+    road_network_path: Path | None = Field(
+        default=None, description="OSM extract (.osm.pbf) for routing, dispatch plans and cordons, and the source "
+        "of fire stations, police stations and hospitals; imported on first use and cached as .npz in the data "
+        "directory. none: routing answers that no road network is configured")
     tile_url: str | None = Field(default=None, description="optional online tile layer for connected sites, "
                                  "e.g. https://tiles.example/{z}/{x}/{y}.png; none by default (closed networks)")
     stream_replay: int = Field(default=10_000, ge=0, description="stream messages kept for Last-Event-ID replay")

@@ -32,6 +32,7 @@ import osmium
 from pydantic import ValidationError
 
 from citylink.adapters.camera_import import CameraImportError, ImportResult
+from citylink.adapters.osm_ways import way_centre
 from citylink.domain.cameras import Camera, CameraRejection
 
 _log = logging.getLogger(__name__)
@@ -193,7 +194,7 @@ def _read_features(path: Path) -> list[OsmFeature | CameraRejection]:
                 reason = f"osm:n{obj.id}: node has no valid location"
                 read.append(CameraRejection(row=obj.id, reason=reason))
         elif isinstance(obj, osmium.osm.Way):
-            centre = _mean_location(obj)
+            centre = way_centre(obj)
             if centre is None:
                 _log.debug("way %d has no node location in the file; skipped", obj.id)
             else:
@@ -203,13 +204,3 @@ def _read_features(path: Path) -> list[OsmFeature | CameraRejection]:
             reason = f"osm:r{obj.id}: a relation is not supported as a camera; tag a node instead"
             read.append(CameraRejection(row=obj.id, reason=reason))
     return read
-
-
-def _mean_location(way: osmium.osm.Way) -> tuple[float, float] | None:
-    refs = list(way.nodes)
-    if len(refs) > 1 and refs[0].ref == refs[-1].ref:
-        refs = refs[:-1]  # a closed ring repeats its first node
-    points = [(ref.lon, ref.lat) for ref in refs if ref.location.valid()]
-    if not points:
-        return None
-    return sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)

@@ -25,6 +25,7 @@ from citylink.api.routes import (
     incidents,
     live_video,
     responder,
+    routing,
     session,
     stream,
     video,
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 ROUTERS: tuple[APIRouter, ...] = (events.router, incidents.router, cameras.router, grants.router, video.router,
                                   stream.router, agencies.router, audit.router, session.router, board.router,
-                                  responder.router, dead_letters.router)
+                                  responder.router, dead_letters.router, routing.router)
 
 
 def create_app(settings: Settings, *, platform_factory: Callable[[Settings], Platform] = Platform.open) -> FastAPI:

@@ -35,6 +35,7 @@ from citylink.runtime.clock import Clock, utc_now
 from citylink.runtime.executor import Applied, Executor
 from citylink.runtime.intake import Intake
 from citylink.runtime.notifier import Notifier
+from citylink.runtime.routing_plans import RoutingPlans
 from citylink.runtime.stream import StreamHub, StreamMessage
 from citylink.runtime.video_access import Decision, VideoAccess, VideoAuthRequest
 from citylink.runtime.views import grant_view
@@ -99,6 +100,7 @@ class Platform:
         self._unsubscribe: list[Any] = []
         self._relay: asyncio.Task[None] | None = None
         self._basemap: Basemap | None = None
+        self._routing: RoutingPlans | None = None
         self._audited_allows: dict[tuple[str, str], datetime] = {}
 
     @classmethod
@@ -344,6 +346,14 @@ class Platform:
         if self._basemap is None:
             self._basemap = load_basemap(self.settings.basemap_path)
         return self._basemap
+
+    def routing(self) -> RoutingPlans | None:
+        """Routing on settings.road_network_path (its network is read on first use), or None when not configured."""
+        if self.settings.road_network_path is None:
+            return None
+        if self._routing is None:
+            self._routing = RoutingPlans(self.settings.road_network_path, cache_dir=self.settings.data_dir / "roads")
+        return self._routing
 
     async def wait_idle(self) -> None:
         """Until every accepted event has been handled by its services (tests, benchmarks, shutdown)."""

@@ -89,3 +89,12 @@ def page(session: Session, *, bbox: tuple[float, float, float, float] | None, st
     total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     rows = session.execute(query.order_by(CameraRow.id).offset(offset).limit(limit)).scalars()
     return total, [to_camera(r) for r in rows]
+
+
+def names(session: Session, camera_ids: Iterable[str]) -> dict[str, str]:
+    """The names of the given cameras that exist, by id."""
+    ids = list(camera_ids)
+    if not ids:
+        return {}
+    rows = session.execute(select(CameraRow.id, CameraRow.name).where(CameraRow.id.in_(ids)))
+    return {camera_id: name for camera_id, name in rows}

@@ -33,7 +33,7 @@ def _visible(row: IncidentRow, principal: Principal) -> bool:
     return principal.role.sees_all_incidents or principal.is_party(set(row.agencies))
 
 
-def _load(session: Session, incident_id: str, principal: Principal) -> IncidentRow:
+def load_visible(session: Session, incident_id: str, principal: Principal) -> IncidentRow:
     row = session.get(IncidentRow, incident_id)
     if row is None or not _visible(row, principal):
         # An agency cannot tell an incident it may not see from one that does not exist.
@@ -42,7 +42,7 @@ def _load(session: Session, incident_id: str, principal: Principal) -> IncidentR
 
 
 def detail(session: Session, incident_id: str, principal: Principal, platform: Platform) -> dict[str, Any]:
-    row = _load(session, incident_id, principal)
+    row = load_visible(session, incident_id, principal)
     own = principal.role.sees_all_incidents
     grants = [grant_view(g, token=platform.signer.sign(incident_repo.to_grant(g))
                          if principal.role.may_see_tokens and (own or principal.is_party({g.agency}))
@@ -82,7 +82,7 @@ async def change_status(incident_id: str, body: StatusChange, platform: Platform
                         principal: PrincipalDep) -> EventAccepted:
     """Change an incident's status as an operator: recorded as an event in its history like any other."""
     forbid(principal, principal.role.may_act_on_incidents, "change incident status")
-    row = await platform.db.read(lambda s: _load(s, incident_id, principal))
+    row = await platform.db.read(lambda s: load_visible(s, incident_id, principal))
     event = Event(code=row.code, name=row.name, grade=row.grade, status=body.status, occurrence=row.occurrence,
                   location=Location(lon=row.lon, lat=row.lat), place=row.place, content=body.content,
                   time=platform.clock(), sender=Sender(system=row.sender_system, city=row.sender_city),
@@ -96,7 +96,8 @@ async def add_media(incident_id: str, body: MediaIn, platform: PlatformDep, prin
     """Attach a scene snapshot or a suspect still captured by an operator; patrol units see it."""
     forbid(principal, principal.role.may_act_on_incidents, "attach media")
     row = await platform.operate(incident_id, [AttachMedia(kind=body.kind, url=body.url)], actor=principal.agency,
-                                 correlation_id=correlation_id.get(), check=lambda s: _load(s, incident_id, principal))
+                                 correlation_id=correlation_id.get(),
+                                 check=lambda s: load_visible(s, incident_id, principal))
     return {"incident_id": row.id, "media": list(row.media)}
 
 
@@ -105,7 +106,8 @@ async def acknowledge(incident_id: str, platform: PlatformDep, principal: Princi
     """An operator has seen the incident and is on it (stops the board's pulse for everyone)."""
     forbid(principal, principal.role.may_act_on_incidents, "acknowledge incidents")
     row = await platform.operate(incident_id, [Acknowledge()], actor=principal.agency,
-                                 correlation_id=correlation_id.get(), check=lambda s: _load(s, incident_id, principal))
+                                 correlation_id=correlation_id.get(),
+                                 check=lambda s: load_visible(s, incident_id, principal))
     return incident_summary(row)
 
 
@@ -116,7 +118,7 @@ async def edit_cameras(incident_id: str, body: CameraEdit, platform: PlatformDep
     forbid(principal, principal.role.may_manage_cameras, "change an incident's cameras")
     await platform.operate(incident_id, [EditCameras(add=tuple(body.add), remove=tuple(body.remove))],
                            actor=principal.agency, correlation_id=correlation_id.get(),
-                           check=lambda s: _load(s, incident_id, principal))
+                           check=lambda s: load_visible(s, incident_id, principal))
     return await platform.db.read(lambda s: detail(s, incident_id, principal, platform))
 
 
@@ -126,7 +128,7 @@ async def share(incident_id: str, body: ShareIn, platform: PlatformDep, principa
     forbid(principal, principal.role.may_share, "share video with another agency")
     return await platform.share(incident_id, agency=body.agency, purpose=body.purpose, actor=principal.agency,
                                 correlation_id=correlation_id.get() or uuid.uuid4().hex,
-                                check=lambda s: _load(s, incident_id, principal))
+                                check=lambda s: load_visible(s, incident_id, principal))
 
 
 @router.post("/incidents/{incident_id}/watch", status_code=201)
@@ -141,11 +143,11 @@ async def watch(incident_id: str, platform: PlatformDep, principal: PrincipalDep
         return await platform.db.read(lambda s: _own_grant(s, incident_id, principal, platform))
     return await platform.share(incident_id, agency=principal.agency, purpose="operator monitoring",
                                 actor=principal.agency, correlation_id=correlation_id.get() or uuid.uuid4().hex,
-                                check=lambda s: _load(s, incident_id, principal))
+                                check=lambda s: load_visible(s, incident_id, principal))
 
 
 def _own_grant(session: Session, incident_id: str, principal: Principal, platform: Platform) -> dict[str, Any]:
-    row = _load(session, incident_id, principal)
+    row = load_visible(session, incident_id, principal)
     now = platform.clock()
     for grant in incident_repo.grants_for(session, row.id):
         if grant.agency == principal.agency and incident_repo.to_grant(grant).is_live(now):

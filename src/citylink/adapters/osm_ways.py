@@ -1,0 +1,16 @@
+"""Shared by the OSM readers: where to put a point for something mapped as a way (a building, an area)."""
+
+from __future__ import annotations
+
+import osmium
+
+
+def way_centre(way: osmium.osm.Way) -> tuple[float, float] | None:
+    """The mean of the way's located nodes; None when the clipped extract has none of them."""
+    refs = list(way.nodes)
+    if len(refs) > 1 and refs[0].ref == refs[-1].ref:
+        refs = refs[:-1]  # a closed ring repeats its first node
+    points = [(ref.lon, ref.lat) for ref in refs if ref.location.valid()]
+    if not points:
+        return None
+    return sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)
