@@ -1,4 +1,5 @@
-"""citylink processes for the end-to-end benchmarks: start, wait until ready, read their CPU time, stop."""
+"""citylink processes for the end-to-end benchmarks (start, wait until ready, read their CPU time, stop), and the
+throwaway PostgreSQL databases they run on."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,3 +86,18 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+@contextmanager
+def throwaway_database(admin_url: str) -> Iterator[str]:
+    """A new, empty database on the server of admin_url; dropped on the way out, whatever happened."""
+    name = f"citylink_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(drivername="postgresql", database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -23,18 +23,17 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import networkx as nx
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
+from _progress import Latencies, progress_bar, step
 from citylink.geo.cordon import Cordon, cordon
-from citylink.geo.distance import FloatArray
 from citylink.geo.roads import RoadNetwork, import_road_network
 from citylink.geo.route_results import Route, UnitRanking
 from citylink.geo.routing import Router
@@ -55,31 +54,7 @@ console = Console()
 Q = TypeVar("Q")
 
 
-@dataclass(frozen=True, slots=True)
-class Timing:
-    ms: FloatArray
-
-    def p(self, q: float) -> float:
-        return float(np.percentile(self.ms, q))
-
-
-@contextmanager
-def _step(progress: Progress, description: str) -> Iterator[None]:
-    task = progress.add_task(description, total=None)
-    progress.refresh()
-    try:
-        yield
-    finally:
-        progress.update(task, total=1, completed=1, refresh=True)
-
-
-def _progress() -> Progress:
-    # No refresh thread: it would take the GIL in the middle of timed queries. Steps refresh by hand.
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, auto_refresh=False)
-
-
-def _timed(progress: Progress, label: str, queries: list[Q], run: Callable[[Q], object]) -> Timing:
+def _timed(progress: Progress, label: str, queries: list[Q], run: Callable[[Q], object]) -> Latencies:
     for query in queries[:WARMUP]:
         run(query)
     task = progress.add_task(label, total=len(queries))
@@ -91,7 +66,7 @@ def _timed(progress: Progress, label: str, queries: list[Q], run: Callable[[Q], 
         if i % 20 == 0:
             progress.update(task, completed=i, refresh=True)
     progress.update(task, completed=len(queries), refresh=True)
-    return Timing(ms)
+    return Latencies(ms)
 
 
 # -- the networkx side ---------------------------------------------------------------------------------------
@@ -196,24 +171,24 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     rng = np.random.default_rng(args.seed)
     n, n_base = int(args.queries), min(int(args.baseline_queries), int(args.queries))
-    with _progress() as progress, tempfile.TemporaryDirectory() as tmp:
-        with _step(progress, f"importing {args.pbf.name} (pyosmium)"):
+    with progress_bar(console) as progress, tempfile.TemporaryDirectory() as tmp:
+        with step(progress, f"importing {args.pbf.name} (pyosmium)"):
             start = time.perf_counter()
             imported = import_road_network(args.pbf)
             import_s = time.perf_counter() - start
         npz = Path(tmp) / "roads.npz"
         imported.save(npz)
-        with _step(progress, "loading the .npz back (best of 5)"):
+        with step(progress, "loading the .npz back (best of 5)"):
             loads = []
             for _ in range(5):
                 start = time.perf_counter()
                 network = RoadNetwork.load(npz)
                 loads.append(time.perf_counter() - start)
-        with _step(progress, "building the router (CSR, reverse CSR, snapping index)"):
+        with step(progress, "building the router (CSR, reverse CSR, snapping index)"):
             start = time.perf_counter()
             router = Router(network)
             router_s = time.perf_counter() - start
-        with _step(progress, "building the networkx graph"):
+        with step(progress, "building the networkx graph"):
             graph = networkx_graph(router)
             reverse = graph.reverse(copy=True)
             reverse.graph["n"] = network.n_nodes
@@ -278,12 +253,13 @@ def main(argv: list[str] | None = None) -> int:
         table.add_column(column, justify="left" if column == "query" else "right")
     passed = True
     for name, timing in ours.items():
-        nx_p50 = theirs[name].p(50)
-        search_speedup, query_speedup = nx_p50 / searches[name].p(50), nx_p50 / timing.p(50)
-        latency_ok, speedup_ok = timing.p(50) <= TARGETS_MS[name], search_speedup >= TARGET_SPEEDUP
+        nx_p50 = theirs[name].percentile(50)
+        search_speedup, query_speedup = nx_p50 / searches[name].percentile(50), nx_p50 / timing.percentile(50)
+        latency_ok, speedup_ok = timing.percentile(50) <= TARGETS_MS[name], search_speedup >= TARGET_SPEEDUP
         passed &= latency_ok and speedup_ok
-        table.add_row(name, f"{timing.p(50):.2f} / {timing.p(90):.2f} / {timing.p(99):.2f} ms",
-                      f"≤ {TARGETS_MS[name]:g} ms", f"{searches[name].p(50):.2f} ms", f"{nx_p50:.2f} ms",
+        spread = " / ".join(f"{timing.percentile(q):.2f}" for q in (50, 90, 99))
+        table.add_row(name, f"{spread} ms",
+                      f"≤ {TARGETS_MS[name]:g} ms", f"{searches[name].percentile(50):.2f} ms", f"{nx_p50:.2f} ms",
                       f"{search_speedup:,.1f}× / {query_speedup:,.1f}×", f"≥ {TARGET_SPEEDUP:g}×",
                       f"{_verdict(latency_ok)} / {_verdict(speedup_ok)}")
     console.print(table)

@@ -14,44 +14,25 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numpy as np
 from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
     Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
 )
 from rich.table import Table
 
+from _progress import Latencies, progress_bar, step
 from _synthetic import SyntheticCameras, make_cameras, query_points
 from citylink.domain.selection import DEFAULT_K, DEFAULT_RADIUS_M
 from citylink.geo.camera_index import CameraIndex
-from citylink.geo.distance import FloatArray, angle_diff_deg, bearing_deg_many, haversine_m_many
+from citylink.geo.distance import angle_diff_deg, bearing_deg_many, haversine_m_many
 from citylink.geo.selection import select_cameras
 
 TARGET_P99_US = 1000.0
 WARMUP_QUERIES = 200
 
 console = Console()
-
-
-@dataclass(frozen=True, slots=True)
-class Latencies:
-    us: FloatArray
-
-    def percentile(self, q: float) -> float:
-        return float(np.percentile(self.us, q))
-
-    @property
-    def max(self) -> float:
-        return float(self.us.max())
 
 
 def _rss_bytes() -> int:
@@ -61,24 +42,6 @@ def _rss_bytes() -> int:
             return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except OSError:
         return 0
-
-
-@contextmanager
-def _step(progress: Progress, description: str) -> Iterator[None]:
-    task = progress.add_task(description, total=None)
-    progress.refresh()
-    try:
-        yield
-    finally:
-        progress.update(task, total=1, completed=1, refresh=True)
-
-
-def _progress() -> Progress:
-    # No refresh thread: it would take the GIL in the middle of timed queries. Steps refresh by hand.
-    return Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, auto_refresh=False,
-    )
 
 
 def brute_force_ids(
@@ -152,11 +115,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     radius_m, k = float(args.radius_m), int(args.k)
-    with _progress() as progress:
-        with _step(progress, f"synthesising {args.cameras:,} cameras"):
+    with progress_bar(console) as progress:
+        with step(progress, f"synthesising {args.cameras:,} cameras"):
             cams = make_cameras(args.cameras, seed=args.seed)
         rss_before = _rss_bytes()
-        with _step(progress, "building CameraIndex (columns + k-d tree)"):
+        with step(progress, "building CameraIndex (columns + k-d tree)"):
             start = time.perf_counter()
             index = CameraIndex.from_arrays(
                 ids=cams.ids, lon=cams.lon, lat=cams.lat, direction_deg=cams.direction_deg,
@@ -184,11 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     table.add_column("measure")
     table.add_column("CameraIndex", justify="right")
     table.add_column("brute-force scan", justify="right")
-    table.add_row("queries timed", f"{len(timed.us):,}", f"{len(base.us):,}")
+    table.add_row("queries timed", f"{len(timed.values):,}", f"{len(base.values):,}")
     for q in (50.0, 90.0, 99.0):
         table.add_row(f"p{q:.0f}", f"{timed.percentile(q):,.0f} µs", f"{base.percentile(q) / 1000:,.1f} ms")
     table.add_row("max", f"{timed.max:,.0f} µs", f"{base.max / 1000:,.1f} ms")
-    table.add_row("queries over 1 ms", f"{int((timed.us > 1000.0).sum()):,}", "")
+    table.add_row("queries over 1 ms", f"{int((timed.values > 1000.0).sum()):,}", "")
     table.add_row("speed-up (p50 / p99)", f"{base.percentile(50) / timed.percentile(50):,.0f}× / "
                   f"{base.percentile(99) / p99:,.0f}×", "")
     table.add_row("same ids, same order", f"{n_base - mismatches} of {n_base}", "")

@@ -17,10 +17,7 @@ import argparse
 import math
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -28,24 +25,19 @@ import numpy as np
 import psycopg
 from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
     Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
 )
 from rich.table import Table
 from shapely.geometry import Polygon
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from _processes import throwaway_database
+from _progress import Latencies, progress_bar, step
 from _synthetic import SyntheticCameras, make_cameras, query_points
 from citylink.domain.selection import DEFAULT_K, DEFAULT_RADIUS_M, Selection
 from citylink.geo.area import circle_polygon
 from citylink.geo.camera_index import CameraIndex
-from citylink.geo.distance import FloatArray
 from citylink.geo.selection import select_cameras, select_in_area
 from citylink.store.camera_spatial import PostgisCameras
 from citylink.store.database import make_engine, migrate
@@ -58,51 +50,6 @@ _COPY_PROGRESS_EVERY = 50_000
 
 console = Console()
 Query = TypeVar("Query")
-
-
-@dataclass(frozen=True, slots=True)
-class Latencies:
-    us: FloatArray
-
-    def percentile(self, q: float) -> float:
-        return float(np.percentile(self.us, q))
-
-    @property
-    def max(self) -> float:
-        return float(self.us.max())
-
-
-@contextmanager
-def _step(progress: Progress, description: str) -> Iterator[None]:
-    task = progress.add_task(description, total=None)
-    progress.refresh()
-    try:
-        yield
-    finally:
-        progress.update(task, total=1, completed=1, refresh=True)
-
-
-def _progress() -> Progress:
-    # No refresh thread: it would take the GIL in the middle of timed queries. Steps refresh by hand.
-    return Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, auto_refresh=False,
-    )
-
-
-@contextmanager
-def _throwaway_database(admin_url: str) -> Iterator[str]:
-    """A new, empty database on the server of admin_url; dropped on the way out, whatever happened."""
-    name = f"citylink_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(drivername="postgresql", database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _copy_cameras(url: str, cams: SyntheticCameras, progress: Progress) -> None:
@@ -182,16 +129,16 @@ def _latency_rows(table: Table, memory: Latencies, postgis: Latencies, unit: str
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     radius_m, k = float(args.radius_m), int(args.k)
-    with _progress() as progress, _throwaway_database(args.pg_url) as url:
-        with _step(progress, f"synthesising {args.cameras:,} cameras"):
+    with progress_bar(console) as progress, throwaway_database(args.pg_url) as url:
+        with step(progress, f"synthesising {args.cameras:,} cameras"):
             cams = make_cameras(args.cameras, seed=args.seed)
         engine = make_engine(url)
-        with _step(progress, "migrating the throwaway database (PostGIS, geography column, GiST index)"):
+        with step(progress, "migrating the throwaway database (PostGIS, geography column, GiST index)"):
             migrate(engine)
         start = time.perf_counter()
         _copy_cameras(url, cams, progress)
         copy_s = time.perf_counter() - start
-        with _step(progress, "building CameraIndex (columns + k-d tree)"):
+        with step(progress, "building CameraIndex (columns + k-d tree)"):
             start = time.perf_counter()
             index = CameraIndex.from_arrays(
                 ids=cams.ids, lon=cams.lon, lat=cams.lat, direction_deg=cams.direction_deg,
@@ -236,10 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     table.add_column("measure")
     for column in ("CameraIndex", "PostGIS", "PostGIS / index"):
         table.add_column(column, justify="right")
-    table.add_row("select_cameras", f"{len(memory.us):,} queries", f"{widened:,} widened to {2 * radius_m:,.0f} m",
+    table.add_row("select_cameras", f"{len(memory.values):,} queries", f"{widened:,} widened to {2 * radius_m:,.0f} m",
                   "")
     _latency_rows(table, memory, postgis, "µs")
-    table.add_row("same answers", f"{len(memory.us) - point_mismatches:,} of {len(memory.us):,}", "", "")
+    table.add_row("same answers", f"{len(memory.values) - point_mismatches:,} of {len(memory.values):,}", "", "")
     n_areas = len(areas)
     if n_areas:
         table.add_section()

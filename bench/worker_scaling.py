@@ -38,7 +38,7 @@ from rich.table import Table
 from sqlalchemy import create_engine, text
 
 from _load import Summary, helsinki_event_bodies, http_request, ms, open_loop
-from _processes import Server, free_port, thread_cpu
+from _processes import Server, free_port, thread_cpu, throwaway_database
 from citylink.adapters.camera_import import read_cameras
 from citylink.store import camera_repo
 from citylink.store.database import Database
@@ -81,23 +81,6 @@ def _scalar(url: str, sql: str) -> float:
         engine.dispose()
 
 
-def _create_database(server: str) -> str:
-    name = f"citylink_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(_pg_admin(f"{server}/postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{server}/{name}"
-
-
-def _drop_database(url: str) -> None:
-    server, name = url.rsplit("/", 1)
-    admin = create_engine(_pg_admin(f"{server}/postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 async def _drop_streams(nats_url: str, namespace: str) -> None:
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
@@ -126,7 +109,11 @@ def _post(port: int, key: str, *, n: int, rate: float, run: str, seed: int) -> N
 
 
 def one_round(workers: int, args: argparse.Namespace, tmp: Path) -> Round:
-    url = _create_database(args.postgres)
+    with throwaway_database(args.postgres) as url:
+        return _measure(workers, args, tmp, url)
+
+
+def _measure(workers: int, args: argparse.Namespace, tmp: Path, url: str) -> Round:
     namespace = f"bench{uuid.uuid4().hex[:8]}"
     data = tmp / f"w{workers}"
     env = {**os.environ, "CITYLINK_DATA_DIR": str(data), "CITYLINK_DATABASE_URL": url,
@@ -169,7 +156,6 @@ def one_round(workers: int, args: argparse.Namespace, tmp: Path) -> Round:
         for process in reversed(processes):
             process.stop()
         asyncio.run(_drop_streams(args.nats, namespace))
-        _drop_database(url)
 
 
 def _latencies(url: str) -> list[int]:
@@ -214,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=150.0, help="steady events/s for the latency phase")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of the latency phase")
     parser.add_argument("--selection", choices=("postgis", "memory"), default="postgis")
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="a server's maintenance database; each round makes its own database there")
     parser.add_argument("--nats", default="nats://127.0.0.1:4222")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--logs", type=Path, help="keep the processes' logs and data here (default: deleted)")

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ class Cluster:
         """Schema and cameras before any process starts (they would all migrate at once otherwise)."""
         db = Database.open(self.database_url)
         try:
-            db.write_sync(lambda s: camera_repo.upsert_many(s, default_cameras(), now=_now()))
+            db.write_sync(lambda s: camera_repo.upsert_many(s, default_cameras(), now=datetime.now(UTC)))
         finally:
             db.close()
 
@@ -140,12 +141,6 @@ class Cluster:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.tail()}" for p in [*([self.api] if self.api else []), *self.workers])
-
-
-def _now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 def bodies(n: int, *, run: str) -> Iterator[dict[str, Any]]:

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from tests.real_services import NATS_URL
 from tests.reliability.cluster import Cluster, bodies, effects, post_paced, wait_all_dispatched
@@ -92,8 +93,6 @@ def test_the_api_killed_mid_burst_keeps_every_event_it_accepted(cluster: Cluster
 
 
 def cluster_event_ids(cluster: Cluster) -> set[str]:
-    from sqlalchemy import create_engine, text
-
     engine = create_engine(cluster.database_url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
         with engine.connect() as conn:

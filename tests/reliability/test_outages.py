@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -40,7 +41,8 @@ class NatsServer:
     def start(self) -> None:
         self.process = subprocess.Popen([NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd",
                                          str(self.store)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        need_server("NATS (the test's own)", "127.0.0.1", self.port) if _wait_port(self.port) else None
+        if not _wait_port(self.port):
+            raise RuntimeError(f"{NATS_SERVER} did not start listening on {self.port}")
 
     def stop(self) -> None:
         if self.process is not None:
@@ -50,8 +52,6 @@ class NatsServer:
 
 
 def _wait_port(port: int, timeout_s: float = 10.0) -> bool:
-    import socket
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:

@@ -19,7 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 
@@ -124,8 +124,6 @@ class EventRow(Base):
     payload: Mapped[dict[str, Any]]
     effect: Mapped[str] = mapped_column(String(8))  # opened, moved, updated or ended: what it did to the incident
     dispatched: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
-    # Only so the unit of work inserts a new incident before its events within one flush; never loaded.
-    incident: Mapped[IncidentRow] = relationship(lazy="raise", viewonly=False)
 
 
 class ProcessedRow(Base):
