@@ -96,6 +96,9 @@ class Settings(BaseSettings):
         default=None, description="OSM extract (.osm.pbf) for routing, dispatch plans and cordons, and the source "
         "of fire stations, police stations and hospitals; imported on first use and cached as .npz in the data "
         "directory. none: routing answers that no road network is configured")
+    unit_position_max_age_s: float = Field(
+        default=600.0, gt=0, description="a mobile unit whose last position is older than this is not ranked in "
+        "dispatch plans (its tracker stopped reporting; it may be anywhere) but listed as stale")
     tile_url: str | None = Field(default=None, description="optional online tile layer for connected sites, "
                                  "e.g. https://tiles.example/{z}/{x}/{y}.png; none by default (closed networks)")
     stream_replay: int = Field(default=10_000, ge=0, description="stream messages kept for Last-Event-ID replay")

@@ -219,6 +219,29 @@ async def test_bad_messages_become_dead_letters_and_intake_goes_on(rig: Rig) -> 
     assert police.status_code == 403
 
 
+async def test_unit_trackers_move_registered_units_and_unknown_units_are_dead_letters(rig: Rig) -> None:
+    h = rig.harness
+    registered = await h.client.put("/api/v1/units/E11", json={"kind": "fire_engine", "name": "Engine 11"},
+                                    headers=h.auth("fire"))
+    assert registered.status_code == 201
+    at = offset(*SPOT, east_m=300)
+    await rig.publish("unit", "E11", {"time": "2026-11-26T09:00:10Z", "location": {"lon": at[0], "lat": at[1]}})
+    await rig.publish("unit", "E11", {"time": "2026-11-26T09:00:20Z", "state": "busy"})
+    await rig.publish("unit", "E11", {"time": "2026-11-26T09:00:00Z", "location": {"lon": SPOT[0], "lat": SPOT[1]}})
+    await rig.publish("unit", "E99", {"time": "2026-11-26T09:00:10Z", "state": "available"})
+    await rig.settled(4)
+
+    unit = (await h.client.get("/api/v1/units", headers=h.auth("fire"))).json()["units"][0]
+    # The report from 09:00:00 arrived last but is older than the one from 09:00:10: the unit stays put.
+    assert unit["location"] == {"lon": at[0], "lat": at[1]} and unit["state"] == "busy"
+    assert unit["position_at"] == "2026-11-26T09:00:10+00:00"
+    assert [(r.lon, r.lat) for r in rig.readings("E11")] == [(SPOT[0], SPOT[1]), (at[0], at[1])]
+    letters = (await h.client.get("/api/v1/dead-letters", headers=h.auth("centre"))).json()
+    assert [d["reason"] for d in letters] == ["no unit E99 is registered (PUT /api/v1/units/E99 first)"]
+    audit = (await h.client.get("/api/v1/audit", params={"subject": "unit:E11"}, headers=h.auth("centre"))).json()
+    assert [(e["actor"], e["detail"].get("state")) for e in audit][-1] == ("MQTT", "busy")
+
+
 async def test_plate_reads_are_events_and_plates_stay_out_of_the_log(
         rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)

@@ -12,6 +12,7 @@ from citylink.adapters.mqtt_mapping import Rejected, map_message, parse_topic, p
 from citylink.domain.catalogue import Grade
 from citylink.domain.devices import DeviceType, occurrence_device
 from citylink.domain.events import Status
+from citylink.domain.units import UnitState
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mqtt"
 PREFIX = "citylink"
@@ -84,13 +85,29 @@ def test_plate_read_is_a_licence_plate_event() -> None:
         "IMAGE_URL": "https://lpr.example/helsinki/LPR-3/000123.jpg"}
 
 
+def test_a_unit_report_moves_a_unit_and_keeps_its_position_as_a_reading() -> None:
+    body = b'{"time": "2026-11-26T09:00:05Z", "location": {"lon": 24.95, "lat": 60.17}, "state": "dispatched"}'
+    mapped = map_message("citylink/helsinki/device/unit/E11", body, prefix=PREFIX)
+    assert mapped.event is None and mapped.unit is not None and mapped.reading is not None
+    assert (mapped.unit.unit_id, mapped.unit.lon, mapped.unit.lat, mapped.unit.state) == (
+        "E11", 24.95, 60.17, UnitState.DISPATCHED)
+    assert (mapped.reading.device_type, mapped.reading.lon) == (DeviceType.UNIT, 24.95)
+    state_only = map_message("citylink/helsinki/device/unit/E11", b'{"time": "2026-11-26T09:00:06Z", "state": "busy"}',
+                             prefix=PREFIX)
+    assert state_only.reading is None and state_only.unit is not None and state_only.unit.lon is None
+    assert _rejected("citylink/helsinki/device/unit/E11", b'{"time": "2026-11-26T09:00:06Z"}') == (
+        "/: a unit report needs a location, a state, or both")
+    assert _rejected("citylink/helsinki/device/unit/E11",
+                     b'{"time": "2026-11-26T09:00:06Z", "state": "lost"}').startswith("/state: Input should be")
+
+
 @pytest.mark.parametrize(("topic", "reason"), [
     ("citylink/helsinki/device/sos", "topic does not follow citylink/<city>/device/<type>/<device-id>"),
     ("citylink/helsinki/device/sos/W-1/extra", "topic does not follow citylink/<city>/device/<type>/<device-id>"),
     ("citylink/helsinki/devices/sos/W-1", "topic does not follow citylink/<city>/device/<type>/<device-id>"),
     ("other/helsinki/device/sos/W-1", "topic does not follow citylink/<city>/device/<type>/<device-id>"),
     ("citylink/hel sinki/device/sos/W-1", "city and device id must be 1-64 letters, digits, '_', '.' or '-'"),
-    ("citylink/helsinki/device/toaster/T-1", "unknown device type 'toaster'; known: sos, position, sensor, lpr"),
+    ("citylink/helsinki/device/toaster/T-1", "unknown device type 'toaster'; known: sos, position, sensor, lpr, unit"),
 ])
 def test_topics_outside_the_layout_are_refused(topic: str, reason: str) -> None:
     with pytest.raises(Rejected, match="^" + reason.replace("(", r"\(").replace(")", r"\)") + "$"):

@@ -1,7 +1,7 @@
 """Dispatch plans and cordons over the API, on the real road networks of Montevideo and central Helsinki.
 
-The Helsinki extract has no fire stations, police stations or hospitals (data/README.md), so dispatch plans
-are tested on Montevideo's and the cordon with its exit cameras on Helsinki's 221 real cameras.
+The Helsinki extract has one fire station and no police stations or hospitals, so dispatch plans are tested
+on Montevideo's and the cordon with its exit cameras on Helsinki's 221 real cameras.
 """
 
 from __future__ import annotations
@@ -93,8 +93,9 @@ async def test_an_incident_off_the_network_and_a_city_without_the_facilities_are
         assert reach["cameras"] == [] and reach["exits"] == [] and "too far from any road" in reach["note"]
     async with routed(tmp_path / "hel", "helsinki.osm.pbf", []) as h:
         incident = await _incident(h, "119UC001", SPOT, "centre")
-        plan = (await _get(h, f"{incident}/dispatch-plan", kind="fire")).json()
-        assert plan["ranked"] == [] and plan["note"] == "no fire facilities in helsinki.osm.pbf"
+        plan = (await _get(h, f"{incident}/dispatch-plan", kind="police")).json()
+        assert plan["ranked"] == [] and plan["note"] == (
+            "no police stations in helsinki.osm.pbf and no available police units")
 
 
 async def test_the_cordon_grows_with_minutes_and_names_the_exit_cameras(tmp_path: Path) -> None:

@@ -18,10 +18,12 @@ from citylink.api.schemas import EventIn
 from citylink.bus.jetstream import JetStreamBus
 from citylink.bus.nats_link import NatsLink
 from citylink.bus.port import EventMessage
+from citylink.geo.road_profiles import Profile
 from citylink.runtime.platform import Platform
 from citylink.settings import Settings
 from citylink.store.tables import AuditRow, EventRow, GrantRow
-from tests.conftest import default_cameras, event_body
+from tests.api.test_units import FAR, SCENE
+from tests.conftest import data_file, default_cameras, event_body
 from tests.real_services import NATS_URL
 
 pytestmark = pytest.mark.services
@@ -162,3 +164,28 @@ async def test_every_api_process_hears_the_same_feed_with_the_same_ids(tmp_path:
         async with _running(_settings(tmp_path, pg_url, nats_namespace, role="api")) as late:
             await _until(lambda: len(late.hub._recent) == len(first.hub._recent))
             assert [m.id for m in late.hub._recent] == [m.id for m in first.hub._recent]
+
+
+async def test_a_worker_plans_with_the_api_s_units_and_takes_its_traffic_reports(
+        tmp_path: Path, pg_url: str, nats_namespace: str) -> None:
+    routing = {"road_network_path": data_file("helsinki.osm.pbf")}
+    async with (_api(_settings(tmp_path, pg_url, nats_namespace, role="api", **routing)) as (_, client, _),
+                _running(_settings(tmp_path, pg_url, nats_namespace, role="worker", **routing)) as worker):
+        keys = json.loads((tmp_path / "bootstrap-keys.json").read_text())
+        fire, centre = ({"Authorization": f"Bearer {keys[k]}"} for k in ("fire", "centre"))
+        unit = {"kind": "fire_engine", "name": "Engine 1", "location": {"lon": FAR[0], "lat": FAR[1]}}
+        assert (await client.put("/api/v1/units/E1", json=unit, headers=fire)).status_code == 201
+        call = event_body("119UC001", at=SCENE, sender={"system": "119", "city": "helsinki"})
+        incident_id = (await client.post("/api/v1/events", json=call, headers=fire)).json()["incident_id"]
+        await worker.wait_idle()
+        detail = (await client.get(f"/api/v1/incidents/{incident_id}", headers=fire)).json()
+        assert "unit:E1" in [r["id"] for r in detail["plans"]["dispatch"]["ranked"]]  # planned by the worker
+
+        worker_plans = worker.routing()
+        assert worker_plans is not None
+        road = int(worker_plans.router(Profile.CAR).network.way_osm_id[0])
+        closed = await client.put(f"/api/v1/traffic/ways/{road}", json={"speed_factor": 0}, headers=centre)
+        assert closed.status_code == 200, closed.text
+        edges = worker_plans.router(Profile.CAR).network.edges_of_way(road)
+        # The report was made in the API process; the worker's router takes it through the feed.
+        await _until(lambda: bool((worker_plans.router(Profile.CAR).speed_factor[edges] == 0).all()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import stat
 from pathlib import Path
@@ -17,7 +18,7 @@ from citylink.demo import load_config
 from citylink.demo.runner import run_demo
 from citylink.settings import Settings
 from citylink.store.database import Database
-from citylink.store.tables import CameraRow, GrantRow, IncidentRow
+from citylink.store.tables import CameraRow, GrantRow, IncidentRow, PlanRow, UnitRow
 
 HELSINKI_PBF = Path(__file__).resolve().parents[2] / "data" / "helsinki.osm.pbf"
 
@@ -53,6 +54,9 @@ def store_facts(data_dir: Path) -> dict[str, Any]:
             "codes": set(session.scalars(select(IncidentRow.code))),
             "grants": count(table=GrantRow),
             "live_grants": count(GrantRow.revoked_at.is_(None), table=GrantRow),
+            "units": count(table=UnitRow),
+            "plans": {(code, row.kind): row.plan for code, row in
+                      session.execute(select(IncidentRow.code, PlanRow).join(PlanRow))},
         }
 
     try:
@@ -76,6 +80,15 @@ def test_demo_runs_against_the_real_api_and_stops_cleanly(tmp_path: Path) -> Non
     assert facts["grants"] >= 1
     # Stopping ends every incident the scenario opened, and with them every grant.
     assert facts["open"] == 0 and facts["live_grants"] == 0
+    # 119 calls got a dispatch plan ranking the demo's units and Erottaja fire station by road, 112 reports a
+    # cordon; the console counted them from the live feed.
+    assert facts["units"] == sum(1 for u in config.units if u.tracked_as is not None)
+    dispatch = facts["plans"][("119UC001", "dispatch")]
+    assert dispatch["ranked"] and dispatch["ranked"][0]["route"]["type"] == "LineString"
+    assert {r["source"] for r in dispatch["ranked"]} <= {"unit", "station"}
+    assert facts["plans"][("112UC001", "cordon")]["exits"]
+    plans_seen = re.search(r"(\d+) route plans \(dispatch plans and cordons\)", output)
+    assert plans_seen is not None and int(plans_seen.group(1)) >= 2
 
     keys = data_dir / "bootstrap-keys.json"
     assert stat.S_IMODE(os.stat(keys).st_mode) == 0o600

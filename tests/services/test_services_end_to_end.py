@@ -1,4 +1,5 @@
-"""Each of the five core services, from event in to cameras, grants, notifications and stream messages out."""
+"""Each of the core services (and the route plans of 119 and 112), from event in to cameras, grants,
+notifications and stream messages out."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ import logging
 
 import pytest
 
+from citylink.domain.actions import PlanCordon, PlanDispatch
 from citylink.domain.agencies import Role
+from citylink.domain.events import Event
+from citylink.services.base import IncidentView
+from citylink.services.registry import default_registry
+from citylink.settings import Settings
 from citylink.store import agency_repo
 from tests.conftest import SPOT, Harness, event_body, offset
 
@@ -184,3 +190,24 @@ async def test_police_lists_its_units_incidents_with_a_total(harness: Harness) -
     assert police.headers["x-total-count"] == "2" and len(police.json()) == 1
     fire = await harness.client.get("/api/v1/incidents", headers=harness.auth("fire"))
     assert [i["code"] for i in fire.json()] == ["119UC001"]
+
+
+@pytest.mark.parametrize(("code", "items", "status", "effect", "planned"), [
+    ("119UC001", [], "10", "opened", "dispatch"),
+    ("119UC001", [], "40", "moved", "dispatch"),
+    ("119UC001", [], "40", "updated", None),  # the same scene: nothing new to plan
+    ("119UC001", [], "90", "ended", None),
+    ("112UC001", [{"key": "CRIME_TYPE", "val": "robbery"}], "10", "opened", "cordon"),
+    ("112UC001", [], "40", "moved", "cordon"),  # a sighting elsewhere
+    ("112UC001", [{"key": "CRIME_TYPE", "val": "noise"}], "10", "opened", None),  # no suspect to contain
+    ("112UC120", [], "10", "opened", "cordon"),
+])
+def test_route_plans_follow_the_scene_of_119_calls_and_112_reports(
+        code: str, items: list[dict[str, str]], status: str, effect: str, planned: str | None) -> None:
+    [service] = [s for s in default_registry(Settings()).for_code(code) if s.name == "route_plans"]
+    event = Event.model_validate({**event_body(code, status=status, items=items), "name": "x", "grade": "10"})
+    view = IncidentView(id="i", key="k", opened_now=effect == "opened", ended_now=effect == "ended",
+                        location_changed=effect == "moved")
+    actions = service.handle(event, view)
+    kinds = {PlanDispatch: "dispatch", PlanCordon: "cordon"}
+    assert [kinds[type(a)] for a in actions] == ([planned] if planned else [])

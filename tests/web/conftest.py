@@ -130,7 +130,7 @@ def _prepare(settings: Settings) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     data_dir = tmp_path_factory.mktemp("web") / "data"
-    settings = Settings(data_dir=data_dir, basemap_path=HELSINKI_PBF)
+    settings = Settings(data_dir=data_dir, basemap_path=HELSINKI_PBF, road_network_path=HELSINKI_PBF)
     keys = _prepare(settings)
     with serve_in_thread(create_app(settings)) as base:
         yield WebServer(base=base, keys=keys, data_dir=data_dir)

@@ -38,10 +38,11 @@ from citylink.adapters.mqtt_mapping import (
 )
 from citylink.domain.devices import DeviceType, Reading
 from citylink.domain.events import Event
+from citylink.domain.units import UnitReport
 from citylink.runtime.clock import Clock
 from citylink.runtime.intake import Accepted, IntakeRejected
 from citylink.settings import MqttSettings
-from citylink.store import dead_letter_repo, device_repo
+from citylink.store import dead_letter_repo, device_repo, unit_repo
 from citylink.store.database import Database
 from citylink.store.dead_letter_repo import DeadLetter
 
@@ -196,12 +197,15 @@ class MqttIntake:
         letters: list[DeadLetter] = []
         events: list[tuple[aiomqtt.Message, Event]] = []
         readings: list[Reading] = []
+        units: list[tuple[aiomqtt.Message, UnitReport]] = []
         for message in batch:
             mapped = self._map(message, now, letters)
             if mapped is not None and mapped.event is not None:
                 events.append((message, mapped.event))
-            elif mapped is not None and mapped.reading is not None:
+            if mapped is not None and mapped.reading is not None:
                 readings.append(mapped.reading)
+            if mapped is not None and mapped.unit is not None:
+                units.append((message, mapped.unit))
         try:
             updates = await self._sos_updates(readings)
             results = await asyncio.gather(*(self._submit_one(e) for _, e in events),
@@ -212,7 +216,7 @@ class MqttIntake:
             for (message, _), result in zip(events, results[:len(events)], strict=True):
                 if isinstance(result, IntakeRejected):
                     letters.append(_dead_letter(message, f"event not accepted: {result.reason}", now))
-            new_readings = await self._db.write(lambda s: self._store(s, letters, readings, now=now))
+            new_readings = await self._db.write(lambda s: self._store(s, letters, readings, units, now=now))
         except Exception as exc:
             raise _StoreUnavailable(type(exc).__name__) from exc
         accepted = [r for r in results if isinstance(r, Accepted)]
@@ -250,7 +254,12 @@ class MqttIntake:
         return self._submit(event, received_by=self._settings.agency, correlation_id=f"mqtt-{uuid.uuid4().hex}")
 
     @staticmethod
-    def _store(session: Session, letters: list[DeadLetter], readings: list[Reading], *, now: datetime) -> int:
+    def _store(session: Session, letters: list[DeadLetter], readings: list[Reading],
+               units: list[tuple[aiomqtt.Message, UnitReport]], *, now: datetime) -> int:
+        unknown = unit_repo.apply_reports(session, [report for _, report in units], actor=SENDER_SYSTEM, now=now)
+        letters = letters + [_dead_letter(message, f"no unit {report.unit_id} is registered "
+                                                   f"(PUT /api/v1/units/{report.unit_id} first)", now)
+                             for message, report in units if report.unit_id in unknown]
         for letter in letters:
             dead_letter_repo.add(session, letter)
         return device_repo.add_readings(session, readings, now=now)

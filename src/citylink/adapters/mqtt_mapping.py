@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from citylink.domain.catalogue import CATALOGUE
 from citylink.domain.devices import DeviceType, Reading, device_occurrence
 from citylink.domain.events import Event, Item, Location, Sender, Status
+from citylink.domain.units import UnitReport, UnitState
 
 SENDER_SYSTEM = "MQTT"
 SOS_CODE = "WPSSF110"
@@ -48,6 +49,7 @@ class Mapped:
 
     event: Event | None = None
     reading: Reading | None = None
+    unit: UnitReport | None = None
 
 
 class _Payload(BaseModel):
@@ -89,11 +91,23 @@ class LprPayload(_Payload):
     image_url: str | None = Field(default=None, min_length=1, max_length=2048)
 
 
+class UnitPayload(_Payload):
+    location: Location | None = None
+    state: UnitState | None = Field(default=None, description="available, dispatched, busy or off_duty")
+
+    @model_validator(mode="after")
+    def _something(self) -> UnitPayload:
+        if self.location is None and self.state is None:
+            raise ValueError("a unit report needs a location, a state, or both")
+        return self
+
+
 _PAYLOADS: dict[DeviceType, type[_Payload]] = {
     DeviceType.SOS: SosPayload,
     DeviceType.POSITION: PositionPayload,
     DeviceType.SENSOR: SensorPayload,
     DeviceType.LPR: LprPayload,
+    DeviceType.UNIT: UnitPayload,
 }
 
 
@@ -136,6 +150,11 @@ def map_message(topic: str, payload: bytes, *, prefix: str) -> Mapped:
         measures = {k: v for k, v in (("accuracy_m", body.accuracy_m), ("heading_deg", body.heading_deg),
                                       ("speed_mps", body.speed_mps)) if v is not None}
         return Mapped(reading=_reading(where, body.time, body.location, measures))
+    if isinstance(body, UnitPayload):
+        where_now = body.location
+        report = UnitReport(where.device_id, body.time, where_now.lon if where_now else None,
+                            where_now.lat if where_now else None, body.state)
+        return Mapped(reading=_reading(where, body.time, where_now, {}) if where_now else None, unit=report)
     assert isinstance(body, SensorPayload)
     return Mapped(reading=_reading(where, body.time, body.location, dict(body.values)))
 
@@ -186,5 +205,5 @@ def _explain(exc: ValidationError) -> str:
         if err["type"] == "model_type":
             return "payload must be a JSON object"
         pointer = "/" + "/".join(str(p) for p in err["loc"])
-        parts.append(f"{pointer}: {err['msg']}")
+        parts.append(f"{pointer}: {err['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)

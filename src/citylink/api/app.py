@@ -28,6 +28,8 @@ from citylink.api.routes import (
     routing,
     session,
     stream,
+    traffic,
+    units,
     video,
 )
 from citylink.runtime.platform import Platform
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 ROUTERS: tuple[APIRouter, ...] = (events.router, incidents.router, cameras.router, grants.router, video.router,
                                   stream.router, agencies.router, audit.router, session.router, board.router,
-                                  responder.router, dead_letters.router, routing.router)
+                                  responder.router, dead_letters.router, routing.router, units.router, traffic.router)
 
 
 def create_app(settings: Settings, *, platform_factory: Callable[[Settings], Platform] = Platform.open) -> FastAPI:

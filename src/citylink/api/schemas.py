@@ -9,6 +9,7 @@ from shapely.geometry import Polygon
 
 from citylink.domain.catalogue import CATALOGUE, Grade
 from citylink.domain.events import Area, Detail, Event, Item, Location, Sender, Status
+from citylink.domain.units import UnitKind, UnitState
 
 
 class _In(BaseModel):
@@ -99,3 +100,42 @@ class ImportReport(BaseModel):
     updated: int
     unchanged: int
     rejected: list[dict[str, Any]]
+
+
+class UnitIn(_In):
+    """A mobile unit registered (or registered again) under the id in the path."""
+
+    kind: UnitKind = Field(description="fire_engine, ambulance or patrol_car")
+    name: str = Field(min_length=1, max_length=128, description="what crews and operators call it, e.g. Engine 11")
+    agency: str | None = Field(default=None, max_length=64,
+                               description="owning agency; default the caller's. Only centre staff may set another")
+    state: UnitState = Field(default=UnitState.AVAILABLE)
+    location: Location | None = Field(default=None, description="its position now, if known")
+    time: AwareDatetime | None = Field(default=None, description="when the position was measured; default now")
+
+
+class UnitUpdate(_In):
+    """A position report, a state change, or both."""
+
+    location: Location | None = None
+    time: AwareDatetime | None = Field(default=None, description="when the position was measured; default now. "
+                                       "An older position than the one known is ignored (reports cross)")
+    state: UnitState | None = None
+    incident_id: str | None = Field(default=None, max_length=36,
+                                    description="the incident it is sent to (with state dispatched or busy)")
+
+    @model_validator(mode="after")
+    def _something(self) -> UnitUpdate:
+        if self.location is None and self.state is None:
+            raise ValueError("give a location, a state, or both")
+        if self.time is not None and self.location is None:
+            raise ValueError("time is the time of a location: give the location too")
+        return self
+
+
+class TrafficIn(_In):
+    """A traffic report on one road: congestion or a closure."""
+
+    speed_factor: float = Field(ge=0.0, le=2.0, allow_inf_nan=False,
+                                description="share of the free-flow speed: 0.5 congested, 0 closed")
+    reason: str = Field(default="", max_length=256, description="e.g. road works, accident, queue")

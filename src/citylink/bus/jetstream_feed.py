@@ -24,8 +24,10 @@ from citylink.bus.nats_link import NatsLink, subject_token
 
 log = logging.getLogger(__name__)
 
-CAMERA_CHANGED = "camera.changed"
-CAMERAS = "cameras"
+# Changes every process must take, the workers included: cameras (their selection index) and traffic (their
+# routers). They have a subject of their own, so workers need not read every message meant for SSE clients.
+SHARED_STATE_TYPES = frozenset({"camera.changed", "traffic.changed"})
+SHARED_STATE = "state"
 
 class FeedItem:
     """A feed message as it came off the stream."""
@@ -44,9 +46,7 @@ class JetStreamFeed:
     def __init__(self, link: NatsLink, *, city: str, replay: int) -> None:
         self._link = link
         self._subject = link.subject("feed", subject_token(city))
-        # Camera changes have a subject of their own: workers follow only those (to keep their camera index in
-        # step), not every incident message meant for SSE clients.
-        self._camera_subject = link.subject("feed", subject_token(city), CAMERAS)
+        self._state_subject = link.subject("feed", subject_token(city), SHARED_STATE)
         self._stream = link.stream_name("feed")
         self._replay = max(replay, 1)
         self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
@@ -76,13 +76,13 @@ class JetStreamFeed:
     def publish(self, type_: str, data: dict[str, Any], *, audience: frozenset[str] = frozenset(),
                 public: bool = False) -> None:
         """Non-blocking, in order: called right after a commit, from code that must not wait on the broker."""
-        subject = self._camera_subject if type_ == CAMERA_CHANGED else self._subject
+        subject = self._state_subject if type_ in SHARED_STATE_TYPES else self._subject
         self._outbox.put_nowait((subject, orjson.dumps({"type": type_, "data": data, "audience": sorted(audience),
                                                         "public": public})))
 
-    async def follow(self, deliver: Callable[[FeedItem], None], *, cameras_only: bool = False) -> None:
+    async def follow(self, deliver: Callable[[FeedItem], None], *, shared_state_only: bool = False) -> None:
         """Call deliver for the last ``replay`` messages and then for every new one, in stream order
-        (only camera changes, and only new ones, with cameras_only)."""
+        (only camera and traffic changes, and only new ones, with shared_state_only)."""
         info = await self._link.js.stream_info(self._stream)
         last = info.state.last_seq
 
@@ -96,9 +96,9 @@ class JetStreamFeed:
                 return
             deliver(item)
 
-        if cameras_only:
+        if shared_state_only:
             config = ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
-            subject = self._link.subject("feed", "*", CAMERAS)
+            subject = self._link.subject("feed", "*", SHARED_STATE)
         else:
             # Start replay messages back, so this process's hub can answer a Last-Event-ID from any other one.
             start = max(info.state.first_seq, last - self._replay + 1, 1)

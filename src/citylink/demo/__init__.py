@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from citylink.domain.units import UnitKind
+
 CONFIG_RESOURCE = "helsinki.json"
 DEMO_LABEL = "DEMO CONFIGURATION, not from OSM"
 
@@ -77,6 +79,9 @@ class Unit(_Model):
     agency: Literal["police", "fire"]
     station: str = Field(description="id of its home station")
     kind: str = Field(min_length=1, description="patrol car, fire engine …")
+    tracked_as: UnitKind | None = Field(default=None, description="registered as a mobile unit of this kind, so that "
+                                        "dispatch plans rank it; none for units not routed by road (foot patrols)")
+    at: str | None = Field(default=None, description="the place it stands at the start; default its station")
     made_up: bool
 
 
@@ -109,10 +114,19 @@ class DemoConfig(_Model):
         stations = {s.id for s in self.stations}
         if {s.kind for s in self.stations} != {"police", "fire"}:
             raise ValueError("stations: the scenario needs one police and one fire station")
+        places = {p.name for p in self.places}
         for unit in self.units:
             if unit.station not in stations:
                 raise ValueError(f"unit {unit.id}: no station {unit.station}")
+            if unit.at is not None and unit.at not in places:
+                raise ValueError(f"unit {unit.id}: no place {unit.at}")
         return self
+
+    def start_position(self, unit: Unit) -> tuple[float, float]:
+        """(lon, lat) where the unit stands when the demo starts: its place, else its station."""
+        spot: Place | Station = (next(p for p in self.places if p.name == unit.at) if unit.at is not None
+                                 else next(s for s in self.stations if s.id == unit.station))
+        return spot.lon, spot.lat
 
     def units_of(self, agency: Literal["police", "fire"]) -> tuple[Unit, ...]:
         return tuple(u for u in self.units if u.agency == agency)

@@ -70,6 +70,7 @@ class StreamTally:
     grants_issued: set[str] = field(default_factory=set)
     grants_revoked: set[str] = field(default_factory=set)
     notifications: int = 0
+    plans: int = 0  # dispatch plans and cordons worked out
 
 
 class Board:
@@ -142,6 +143,7 @@ class Board:
                      f"grants issued [bold]{len(self.stream.grants_issued)}[/]",
                      f"revoked [bold]{len(self.stream.grants_revoked)}[/]",
                      f"notifications [bold]{self.stream.notifications}[/]")
+        grid.add_row(f"route plans [bold]{self.stream.plans}[/]", "", "", "")
         last = Text(f"last sent: {self._last_sent or '-'}", style="dim", no_wrap=True, overflow="ellipsis")
         return Group(grid, last)
 
@@ -166,7 +168,7 @@ class Board:
     def _describe(self, type_: str, data: dict[str, Any]) -> Text | None:
         """Count a stream message, and give its activity line (None for the ones not worth a line)."""
         incident_id = str(data.get("incident_id") or data.get("id") or "")
-        if type_.startswith("incident."):
+        if type_.startswith("incident.") and "code" in data:
             self._places[incident_id] = (str(data.get("code", "")), str(data.get("place", "")))
         code, place = self._places.get(incident_id, ("", ""))
         about = f"{code} at {place}" if code else f"incident {incident_id[:8]}"
@@ -190,6 +192,9 @@ class Board:
             case "notification.created":
                 self.stream.notifications += 1
                 return _line(stamp, "notify", f"{data.get('recipient')}: {data.get('message')}", "blue")
+            case "incident.plan":
+                self.stream.plans += 1
+                return _line(stamp, str(data.get("kind", "plan")), f"{about}: {data.get('summary', '')}", "bright_red")
         return None
 
 

@@ -12,6 +12,7 @@ Steps, each shown on the console:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -44,6 +45,7 @@ OSM_RELATIVE = Path("data") / "helsinki.osm.pbf"
 HOST = "127.0.0.1"
 SENDING_AGENCIES = ("police", "fire", "disaster", "welfare")
 VIEW_INTERVAL_S = 1.0
+UNIT_REPORT_INTERVAL_S = 60.0  # the demo units' trackers report this often (well inside the 10-minute staleness)
 SETTLE_S = 0.5  # after the last event: let the services and the live feed catch up before the last view
 DEMO_SOURCE_SUFFIX = "+demo:helsinki.json"
 OSM_ATTRIBUTION = "© OpenStreetMap contributors, ODbL"
@@ -209,6 +211,7 @@ class _Player:
         started = time.monotonic()
         deadline = started + duration_s if duration_s > 0 else math.inf
         next_post = next_view = started
+        next_report = started + UNIT_REPORT_INTERVAL_S
         try:
             while True:
                 now = time.monotonic()
@@ -216,6 +219,9 @@ class _Player:
                     return "duration elapsed"
                 if not server.alive:
                     return "the server stopped"
+                if now >= next_report:
+                    report_unit_positions(self._client, self._config, self._keys)
+                    next_report = now + UNIT_REPORT_INTERVAL_S
                 if now >= next_post:
                     self.send(scenario.next(datetime.now(UTC)))
                     next_post = max(next_post + interval_s, now)  # fall behind rather than burst
@@ -223,7 +229,7 @@ class _Player:
                     self._board.status = _status_line(now - started, duration_s)
                     self.refresh()
                     next_view = now + VIEW_INTERVAL_S
-                time.sleep(max(0.0, min(next_post, next_view, deadline) - time.monotonic()))
+                time.sleep(max(0.0, min(next_post, next_view, next_report, deadline) - time.monotonic()))
         except KeyboardInterrupt:
             return "Ctrl-C"
 
@@ -298,7 +304,7 @@ def run_demo(*, data_dir: Path, port: int, rate_per_min: float, duration_s: floa
     try:
         config = load_config()
         osm = find_osm_file(osm_path)
-        settings = Settings(data_dir=data_dir, basemap_path=osm)
+        settings = Settings(data_dir=data_dir, basemap_path=osm, road_network_path=osm)
         with console.status(f"importing cameras from {osm.name}"):
             read, changes, counts = import_cameras(settings, osm, config)
     except DemoError as exc:
@@ -316,10 +322,46 @@ def run_demo(*, data_dir: Path, port: int, rate_per_min: float, duration_s: floa
         console.print(f"[red]demo: {exc}")
         return 1
     try:
+        try:
+            _register_units(server, config, keys, console)
+        except (DemoError, httpx.HTTPError) as exc:
+            console.print(f"[red]demo: {exc}")
+            return 1
         return _run_live(server, settings, config, keys, console=console, interval_s=60.0 / rate_per_min,
                          duration_s=duration_s, seed=seed)
     finally:
         server.stop()
+
+
+def _register_units(server: DemoServer, config: DemoConfig, keys: dict[str, str], console: Console) -> None:
+    """The demo's units, each registered by its own agency where the configuration places it, available: the
+    dispatch plans of 119 calls rank them by road next to the fire station."""
+    tracked = [u for u in config.units if u.tracked_as is not None]
+    with httpx.Client(base_url=server.url, timeout=10.0) as client:
+        for unit in tracked:
+            lon, lat = config.start_position(unit)
+            response = client.put(f"/api/v1/units/{unit.id}", headers=_auth(keys, unit.agency),
+                                  json={"kind": unit.tracked_as, "name": f"{unit.kind} {unit.id.rsplit('-', 1)[-1]}",
+                                        "state": "available", "location": {"lon": lon, "lat": lat}})
+            if response.status_code not in (200, 201):
+                raise DemoError(f"registering unit {unit.id} failed: HTTP {response.status_code} {response.text}")
+    console.print(f"[green]✓[/] {len(tracked)} units registered (made up, see citylink/demo/helsinki.json); "
+                  "119 calls get a dispatch plan by road, 112 reports a 3-minute escape cordon")
+
+
+def report_unit_positions(client: httpx.Client, config: DemoConfig, keys: dict[str, str]) -> None:
+    """What the units' trackers would send: each unit where it stands, now. A unit that stops reporting for
+    ten minutes is no longer ranked (it may be anywhere), so a long demo keeps them reporting."""
+    for unit in config.units:
+        if unit.tracked_as is not None:
+            lon, lat = config.start_position(unit)
+            with contextlib.suppress(httpx.HTTPError):  # the next round reports again
+                client.patch(f"/api/v1/units/{unit.id}", headers=_auth(keys, unit.agency),
+                             json={"location": {"lon": lon, "lat": lat}})
+
+
+def _auth(keys: dict[str, str], agency: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {keys[agency]}"}
 
 
 def _print_import(console: Console, osm: Path, read: int, changes: CameraChanges,
@@ -369,7 +411,8 @@ def _print_summary(console: Console, board: Board, audit: dict[str, Any] | None,
                   f"{sent.refused} refused, {sent.failed} failed")
     console.print(f"incidents in the store: {board.open_incidents} open, {board.closed_incidents} closed")
     console.print(f"this session: {stream.selections} camera selections, {len(stream.grants_issued)} grants "
-                  f"issued, {len(stream.grants_revoked)} revoked, {stream.notifications} notifications")
+                  f"issued, {len(stream.grants_revoked)} revoked, {stream.notifications} notifications, "
+                  f"{stream.plans} route plans (dispatch plans and cordons)")
     console.print(f"data directory: {settings.data_dir.resolve()} (run again to continue with it)")
     if audit is None:
         console.print("[yellow]audit log: could not be verified (server not answering)")

@@ -62,4 +62,23 @@ class Acknowledge:
     """An operator has seen the incident and is on it."""
 
 
-Action = SelectCameras | SelectInArea | GrantVideo | Notify | AttachMedia | EditCameras | Acknowledge
+@dataclass(frozen=True, slots=True)
+class PlanDispatch:
+    """Rank the stations and available units of a service by road ETA to the incident's latest position, with
+    routes, the cameras and signals on them, and the hydrants and hazards at the scene; tell that service."""
+
+    service: str  # fire, police or hospital (domain.facilities.FacilityKind)
+    recipient: str  # the agency told of the fastest
+    k: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class PlanCordon:
+    """Where someone fleeing the incident's latest position can be within minutes, and the cameras on the exits."""
+
+    minutes: float = 3.0
+    mode: str = "car"  # car or foot (geo.road_profiles.Profile)
+
+
+Action = (SelectCameras | SelectInArea | GrantVideo | Notify | AttachMedia | EditCameras | Acknowledge | PlanDispatch
+          | PlanCordon)

@@ -29,6 +29,8 @@ class AuditAction(StrEnum):
     AGENCY_CHANGED = "agency.changed"
     AUTH_DENIED = "auth.denied"
     VIEW_OPENED = "view.opened"
+    UNIT_CHANGED = "unit.changed"
+    TRAFFIC_CHANGED = "traffic.changed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ class DeviceType(StrEnum):
     POSITION = "position"
     SENSOR = "sensor"
     LPR = "lpr"
+    UNIT = "unit"  # a fire engine's, ambulance's or patrol car's tracker: position and state
 
 
 @dataclass(frozen=True, slots=True)

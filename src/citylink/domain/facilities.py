@@ -19,3 +19,22 @@ class Facility:
     name: str
     lon: float
     lat: float
+
+
+class HazardKind(StrEnum):
+    """What a fire crew wants to know is near the scene: water, and what burns or explodes."""
+
+    FIRE_HYDRANT = "fire_hydrant"
+    WATER_SOURCE = "water_source"  # a suction point, water tank or fire pond
+    FUEL_STATION = "fuel_station"
+    STORAGE_TANK = "storage_tank"
+    GAS_HOLDER = "gas_holder"
+
+
+@dataclass(frozen=True, slots=True)
+class SceneFeature:
+    id: str
+    kind: HazardKind
+    name: str
+    lon: float
+    lat: float

@@ -121,6 +121,16 @@ class Router:
         else:
             self.set_speed_factor(edges, 1.0)
 
+    def replace_traffic(self, edges: npt.ArrayLike, factors: npt.ArrayLike) -> None:
+        """All traffic at once: free flow everywhere but on edges. One swap, so no query sees half a change."""
+        edge_ids = self._edge_ids(edges)
+        values = np.broadcast_to(np.asarray(factors, dtype=np.float64), edge_ids.shape)
+        if not np.all((values >= 0.0) & np.isfinite(values)):
+            raise ValueError("speed factors must be finite and not negative")
+        updated = np.ones(self.network.n_edges)
+        updated[edge_ids] = values
+        self._swap(updated)
+
     def _edge_ids(self, edges: npt.ArrayLike) -> IntArray:
         ids = np.asarray(edges, dtype=np.int64).ravel()
         if ids.shape[0] and (ids.min() < 0 or ids.max() >= self.network.n_edges):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,11 +40,12 @@ from citylink.geo.selection import (
     select_in_area,
 )
 from citylink.runtime.clock import Clock
+from citylink.runtime.incident_plans import PlannedRoutes
 from citylink.runtime.views import incident_summary
 from citylink.services.base import IncidentView, Service
 from citylink.services.registry import Registry
 from citylink.settings import Settings
-from citylink.store import agency_repo, audit_repo, camera_repo, incident_repo
+from citylink.store import agency_repo, audit_repo, camera_repo, incident_repo, plan_repo
 from citylink.store.camera_spatial import PostgisCameras
 from citylink.store.tables import GrantRow, IncidentRow
 
@@ -144,7 +146,8 @@ class Executor:
         return IncidentView(id=event.incident_id, key=event.incident_key, opened_now=message.effect == "opened",
                             ended_now=message.effect == "ended", location_changed=message.effect == "moved")
 
-    def apply(self, session: Session, message: EventMessage, service: Service, actions: list[Action]) -> Applied:
+    def apply(self, session: Session, message: EventMessage, service: Service,
+              actions: Sequence[Action | PlannedRoutes]) -> Applied:
         """Run inside the services' transaction. A second delivery of the same event does nothing.
 
         What it writes reaches the database when the transaction commits (see _Writes)."""
@@ -195,8 +198,10 @@ class Executor:
                 return
         writes.dispatched.append(message.event_id)
 
-    def _run(self, ctx: _Ctx, action: Action) -> None:
+    def _run(self, ctx: _Ctx, action: Action | PlannedRoutes) -> None:
         match action:
+            case PlannedRoutes():
+                self._save_plan(ctx, action)
             case SelectCameras():
                 self._select(ctx, action)
             case SelectInArea():
@@ -375,6 +380,17 @@ class Executor:
         ctx.out.stream.append(("notification.created",
                                {"incident_id": ctx.row.id, "notification_id": note_id, "recipient": action.recipient,
                                 "message": action.message, "status": status}, frozenset(ctx.row.agencies)))
+
+    def _save_plan(self, ctx: _Ctx, planned: PlannedRoutes) -> None:
+        if ctx.row.ended_at is not None:
+            return
+        view = planned.view(camera_repo.names(ctx.session, planned.camera_ids()))
+        plan_repo.save(ctx.session, ctx.row.id, planned.kind, view, now=ctx.now)
+        summary = planned.summary()
+        if planned.recipient is not None:
+            self._notify(ctx, Notify(recipient=planned.recipient, message=summary))
+        ctx.out.stream.append(("incident.plan", {"incident_id": ctx.row.id, "kind": planned.kind,
+                                                 "summary": summary}, frozenset(ctx.row.agencies)))
 
     def _attach(self, ctx: _Ctx, action: AttachMedia) -> None:
         ctx.row.media = [*ctx.row.media, {"kind": action.kind, "url": action.url, "at": ctx.now.isoformat()}]

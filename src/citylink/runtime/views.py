@@ -63,7 +63,9 @@ def notification_view(row: NotificationRow) -> dict[str, Any]:
 
 
 def incident_detail(row: IncidentRow, *, events: list[dict[str, Any]], grants: list[dict[str, Any]],
-                    notifications: list[dict[str, Any]]) -> dict[str, Any]:
+                    notifications: list[dict[str, Any]], plans: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """plans: the incident's routing plans by kind (dispatch, cordon), each with when it was computed."""
     return {**incident_summary(row), "content": row.content, "area": row.area, "radius_m": row.radius_m,
             "cameras": list(row.cameras), "selection_note": row.selection_note, "media": list(row.media),
-            "grants": grants, "events": events, "notifications": notifications}
+            "grants": grants, "events": events, "notifications": notifications,
+            "plans": {"dispatch": plans.get("dispatch"), "cordon": plans.get("cordon")}}

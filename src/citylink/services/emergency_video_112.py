@@ -20,11 +20,13 @@ class EmergencyVideo112:
         value = event.item(CRIME_TYPE_ITEM) or (event.detail.code if event.detail else "")
         return value or None
 
-    def handle(self, event: Event, incident: IncidentView) -> list[Action]:
-        if incident.ended_now:
-            return []
+    def eligible(self, event: Event) -> bool:
+        """A violent crime, or a report that does not say what the crime is."""
         crime = self.crime_type(event)
-        if crime is not None and crime.casefold() not in self._eligible:
+        return crime is None or crime.casefold() in self._eligible
+
+    def handle(self, event: Event, incident: IncidentView) -> list[Action]:
+        if incident.ended_now or not self.eligible(event):
             return []
         if not (incident.opened_now or incident.location_changed):
             return []

@@ -9,6 +9,7 @@ from citylink.services.disaster import Disaster
 from citylink.services.dispatch_112 import Dispatch112
 from citylink.services.dispatch_119 import Dispatch119
 from citylink.services.emergency_video_112 import EmergencyVideo112
+from citylink.services.route_plans import RoutePlans
 from citylink.services.vulnerable_sos import VulnerableSos
 from citylink.settings import Settings
 
@@ -30,10 +31,12 @@ class Registry:
 
 
 def default_registry(settings: Settings) -> Registry:
+    emergency_video = EmergencyVideo112(violent_crimes=settings.services.violent_crimes)
     return Registry([
-        EmergencyVideo112(violent_crimes=settings.services.violent_crimes),
+        emergency_video,
         Dispatch112(),
         Dispatch119(),
         Disaster(default_radius_m=settings.selection.disaster_radius_m),
         VulnerableSos(),
+        RoutePlans(report_needs_cordon=emergency_video.eligible),
     ])

@@ -214,3 +214,40 @@ class ReadingRow(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
     measures: Mapped[dict[str, Any]]
+
+
+class UnitRow(Base):
+    """A mobile unit and its latest position and state (domain/units.py)."""
+
+    __tablename__ = "units"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(128))
+    agency: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    position_at: Mapped[datetime | None]
+    incident_id: Mapped[str | None] = mapped_column(String(36))
+    updated_at: Mapped[datetime]
+
+
+class PlanRow(Base):
+    """The latest routing plan of an incident (dispatch for 119, cordon for 112), as its API view."""
+
+    __tablename__ = "incident_plans"
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    computed_at: Mapped[datetime]
+    plan: Mapped[dict[str, Any]]
+
+
+class TrafficRow(Base):
+    """A live traffic override on one OSM way of the road network: congestion (a speed factor) or a closure (0)."""
+
+    __tablename__ = "traffic_overrides"
+    way_osm_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    speed_factor: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]

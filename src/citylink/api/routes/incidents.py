@@ -23,7 +23,7 @@ from citylink.runtime.views import (
     incident_summary,
     notification_view,
 )
-from citylink.store import incident_repo
+from citylink.store import incident_repo, plan_repo
 from citylink.store.tables import IncidentRow
 
 router = APIRouter(tags=["incidents"])
@@ -53,7 +53,8 @@ def detail(session: Session, incident_id: str, principal: Principal, platform: P
     events = [event_view(e, personal=platform.personal_keys, reveal=reveal)
               for e in incident_repo.events_for(session, row.id)]
     notes = [notification_view(n) for n in incident_repo.notifications_for(session, row.id)]
-    return incident_detail(row, events=events, grants=grants, notifications=notes)
+    return incident_detail(row, events=events, grants=grants, notifications=notes,
+                           plans=plan_repo.plans_of(session, row.id))
 
 
 @router.get("/incidents")

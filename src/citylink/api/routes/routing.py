@@ -11,6 +11,7 @@ from citylink.api.errors import Problem
 from citylink.api.routes.incidents import load_visible
 from citylink.domain.agencies import Principal
 from citylink.domain.facilities import FacilityKind
+from citylink.domain.units import dispatchable
 from citylink.geo.road_profiles import Profile
 from citylink.runtime.platform import Platform
 from citylink.runtime.routing_plans import (
@@ -20,7 +21,7 @@ from citylink.runtime.routing_plans import (
     cordon_plan_view,
     dispatch_plan_view,
 )
-from citylink.store import camera_repo
+from citylink.store import camera_repo, unit_repo
 
 router = APIRouter(tags=["routing"])
 
@@ -44,11 +45,15 @@ async def dispatch_plan(incident_id: str, platform: PlatformDep, principal: Prin
                         kind: Annotated[FacilityKind, Query(description="fire, police or hospital")],
                         k: Annotated[int, Query(ge=1, le=MAX_K, description="how many facilities to rank")] = 3,
                         ) -> dict[str, Any]:
-    """The k facilities of a kind that reach the incident first by road, each with its route, the cameras
-    within 50 m of it in passing order and the traffic signals on it with their expected passing times."""
+    """The k stations and available units of a service that reach the incident first by road, each with its
+    route, the cameras within 50 m of it in passing order and the traffic signals on it with their expected
+    passing times; and the hydrants and hazards within 200 m of the scene."""
     spot, plans = await _incident_and_plans(platform, incident_id, principal)
+    units = dispatchable(await platform.db.read(unit_repo.all_units), kind, now=platform.clock(),
+                         max_age_s=platform.settings.unit_position_max_age_s)
     try:
-        plan = await platform.run_blocking(lambda: plans.dispatch_plan(spot, kind, k=k, cameras=platform.index))
+        plan = await platform.run_blocking(lambda: plans.dispatch_plan(spot, kind, k=k, cameras=platform.index,
+                                                                       units=units))
     except RoutingUnavailable as exc:
         raise Problem(409, "road network unavailable", str(exc)) from None
     names = await platform.db.read(lambda s: camera_repo.names(s, camera_ids(plan)))

@@ -7,6 +7,8 @@ import {
   api, ApiError, applyStatic, bindLangSwitch, errorText, escapeHtml, formatTime, getLang, onLangChange,
   setTimeZone, t,
 } from './i18n.js';
+import { clearPlans, drawPlans, initPlanLayers, renderPlansPanel } from './plans.js';
+import { bindUnitLegend, initUnitLayer, loadUnits, removeUnit, unitLegendHtml, unitOnMap, upsertUnit } from './units.js';
 
 // --- services, colours and geometry (shared with the responder view) ------------------------------------
 
@@ -220,7 +222,7 @@ const LIST_MAX_ROWS = 300;
 const CONE_ZOOM = 16;
 const CONE_MAX = 2500;
 const STREAM_TYPES = ['incident.opened', 'incident.updated', 'incident.closed', 'cameras.selected', 'grant.issued',
-  'grant.revoked', 'notification.created', 'camera.changed'];
+  'grant.revoked', 'notification.created', 'camera.changed', 'incident.plan', 'unit.changed', 'unit.removed'];
 
 const state = {
   me: null,
@@ -261,7 +263,10 @@ async function boot() {
     renderFilters();
     scheduleRender();
     refreshAllMarkers();
-    if (state.detail) renderPanel();
+    if (state.detail) {
+      renderPanel();
+      drawSelection();
+    }
   });
   $('login-form').addEventListener('submit', onLogin);
   $('logout').addEventListener('click', onLogout);
@@ -355,6 +360,7 @@ async function start() {
   const incidents = loadIncidents().catch((err) => showBoardError(err));
   // The camera register is asked for at once, but drawn only after the incidents.
   const cameras = loadCameras(incidents).catch((err) => showBoardError(err));
+  const units = loadUnits().catch((err) => showBoardError(err));
   await incidents;
   renderList();
   await basemap;
@@ -362,6 +368,7 @@ async function start() {
   performance.mark('citylink:incidents'); // list drawn, incidents and base map on the map
   document.body.dataset.incidents = 'true';
   await cameras;
+  await units;
   await nextFrame();
   performance.mark('citylink:usable'); // and every camera
   document.body.dataset.ready = 'true';
@@ -419,6 +426,8 @@ function createBoardMap(config) {
   layers.selection = L.layerGroup().addTo(map);
   layers.incidents = L.featureGroup().addTo(map);
   layers.overlays = L.layerGroup().addTo(map);
+  initPlanLayers(map, { call, cameraAt: (id) => state.cameras.get(id) });
+  initUnitLayer(map, { call });
   layers.cameras.on('click', (e) => showCameraPopup(e.layer.camera, e.latlng));
   layers.incidents.on('click', (e) => select(e.layer.incidentId));
   const hover = L.tooltip({ direction: 'top', offset: [0, -12], className: 'incident-tooltip' });
@@ -443,7 +452,9 @@ function addLegend(map) {
       div.innerHTML = SERVICES.map((s) => `<span class="legend-item"><i class="dot dot-${s}"></i>${escapeHtml(t(`service.${s}`))}</span>`).join('')
         + `<span class="legend-item"><i class="cam cam-online"></i>CCTV</span>`
         + `<span class="legend-item"><i class="cam cam-offline"></i>${escapeHtml(t('cameras.offline'))}</span>`
-        + [1, 2, 3].map((n) => `<span class="legend-item"><i class="tier tier-${n}"></i>${escapeHtml(t(`cameras.tier.${n}`))}</span>`).join('');
+        + [1, 2, 3].map((n) => `<span class="legend-item"><i class="tier tier-${n}"></i>${escapeHtml(t(`cameras.tier.${n}`))}</span>`).join('')
+        + unitLegendHtml();
+      bindUnitLegend(div);
     };
     draw();
     onLangChange(draw);
@@ -818,6 +829,8 @@ async function select(id) {
   if (previous !== id) {
     state.detail = null;
     stopVideo();
+    state.layers.selection.clearLayers();
+    clearPlans();
     if (previous) refreshMarker(previous);
   }
   refreshMarker(id);
@@ -829,6 +842,10 @@ async function select(id) {
     $('audit-section').hidden = true;
     $('panel-head').innerHTML = `<p class="loading">${escapeHtml(t('panel.loading'))}</p>`;
     for (const part of ['panel-summary', 'panel-actions', 'panel-cameras', 'panel-grants', 'panel-history']) $(part).replaceChildren();
+    for (const part of ['plan-dispatch', 'plan-cordon']) {
+      $(part).hidden = true;
+      $(part).replaceChildren();
+    }
   }
   await loadDetail(id, { focus: previous !== id });
 }
@@ -870,6 +887,7 @@ function closePanel() {
   $('panel').hidden = true;
   stopVideo();
   state.layers.selection.clearLayers();
+  clearPlans();
   if (previous) refreshMarker(previous);
   scheduleRender();
   state.map.invalidateSize();
@@ -913,6 +931,7 @@ function renderPanel() {
 
   renderActions(d, ended);
   renderCameras(d, ended);
+  renderPlans(d, ended);
   renderGrants(d);
   renderHistory(d);
   renderVideo();
@@ -1020,6 +1039,16 @@ function renderCameras(d, ended) {
     button.textContent = t('cameras.add');
     button.onclick = () => { if (select.value) editCameras({ add: [select.value] }); };
   }
+}
+
+function renderPlans(d, ended) {
+  renderPlansPanel(d, {
+    dispatchBox: $('plan-dispatch'),
+    cordonBox: $('plan-cordon'),
+    selected: new Set((d.cameras || []).map((c) => c.id)),
+    canAdd: () => canEditCameras() && !ended,
+    onAddCamera: (id) => editCameras({ add: [id] }),
+  });
 }
 
 function grantState(g) {
@@ -1243,7 +1272,10 @@ function drawSelection({ focus = false } = {}) {
   const d = state.detail;
   const layer = state.layers.selection;
   layer.clearLayers();
-  if (!d) return;
+  if (!d) {
+    clearPlans();
+    return;
+  }
   const renderer = state.layers.selectionRenderer;
   const spot = [d.location.lat, d.location.lon];
   if (d.area && d.area.type === 'Polygon') {
@@ -1272,6 +1304,8 @@ function drawSelection({ focus = false } = {}) {
       .bindTooltip(`${c.tier} · ${camera.name || camera.id} · ${Math.round(c.distance_m)} m`, { direction: 'top' })
       .addTo(layer);
   }
+  // Routes, signals, hydrants and the cordon: where the ranked units start is kept in view too.
+  points.push(...drawPlans(d));
   if (focus) {
     const bounds = L.latLngBounds(points).pad(0.25);
     const view = state.map.getBounds();
@@ -1400,6 +1434,7 @@ function openStream() {
       // Back after a drop: re-read the open incidents so nothing missed stays missing.
       state.streamErrored = false;
       loadIncidents().then(() => { if (state.selectedId) refreshDetailSoon(); }).catch(showBoardError);
+      loadUnits().catch(showBoardError);
     }
   };
   source.onerror = () => {
@@ -1445,6 +1480,12 @@ function onStreamMessage(event) {
       else if (data.id && data.lat != null) addCamera(data);
       scheduleCones();
       return;
+    case 'unit.changed':
+      upsertUnit(data);
+      return;
+    case 'unit.removed':
+      removeUnit(data.id);
+      return;
     default:
       break;
   }
@@ -1457,6 +1498,7 @@ if (document.body && document.body.dataset.page === 'board') {
     stream: () => state.stream,
     incidents: () => state.incidents.size,
     onMap: (id) => Boolean(state.markers.get(id) && state.layers.incidents.hasLayer(state.markers.get(id))),
+    unit: (id) => unitOnMap(id),
   };
   boot();
 }
