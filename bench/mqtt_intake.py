@@ -163,6 +163,7 @@ async def _host(args: argparse.Namespace) -> None:
     await platform.start()
     intake = MqttIntake(MqttSettings(url=f"mqtt://{HOST}:{PORT}", topic_prefix=args.prefix,
                                      client_id=args.client_id), db=platform.db, submit=platform.submit,
+                        take_reads=platform.plate_reads.take,
                         clock=platform.clock)
     await intake.start()
     gc.collect()

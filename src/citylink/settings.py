@@ -77,6 +77,16 @@ class MqttSettings(_Section):
                                    description="longest wait between reconnects; the wait doubles up to it")
 
 
+class LprSettings(_Section):
+    unmatched_retention_h: float = Field(default=24.0, gt=0, le=24 * 90,
+                                         description="a plate read that hit no watch-list entry is deleted after "
+                                         "this many hours (privacy by default)")
+    low_confidence: float = Field(default=0.7, ge=0, le=1, description="reads below this confidence are kept "
+                                  "but flagged, in the read and in the alert")
+    watch_agency: str = Field(default="police", min_length=1, max_length=64,
+                              description="the agency that manages the watch list and alone sees plate reads")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CITYLINK_", env_nested_delimiter="__", extra="forbid",
                                       frozen=True)
@@ -121,6 +131,7 @@ class Settings(BaseSettings):
     services: ServiceSettings = ServiceSettings()
     notify: NotifySettings = NotifySettings()
     mqtt: MqttSettings = MqttSettings()
+    lpr: LprSettings = LprSettings()
 
     @model_validator(mode="after")
     def _roles_need_the_server_components(self) -> Settings:

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from citylink.adapters.mqtt_intake import MqttIntake, Submit
+from citylink.adapters.mqtt_intake import MqttIntake
 from citylink.domain.events import Event
-from citylink.runtime.intake import Accepted
+from citylink.runtime.intake import Accepted, Submit
 from citylink.runtime.platform import Platform
 from citylink.settings import MqttSettings, Settings
 from citylink.store.tables import GrantRow, ReadingRow
@@ -98,7 +98,8 @@ async def rig_factory(harness: Harness) -> AsyncIterator[RigFactory]:
         run = uuid.uuid4().hex[:12]
         settings = _settings(run)
         platform = harness.platform
-        intake = MqttIntake(settings, db=platform.db, submit=submit or platform.submit, clock=platform.clock)
+        intake = MqttIntake(settings, db=platform.db, submit=submit or platform.submit,
+                            take_reads=platform.plate_reads.take, clock=platform.clock)
         await intake.start()
         started.append((intake, settings.client_id))
         await _until(lambda: intake.stats.connections >= 1)
@@ -242,25 +243,33 @@ async def test_unit_trackers_move_registered_units_and_unknown_units_are_dead_le
     assert [(e["actor"], e["detail"].get("state")) for e in audit][-1] == ("MQTT", "busy")
 
 
-async def test_plate_reads_are_events_and_plates_stay_out_of_the_log(
+async def test_plate_reads_are_matched_and_plates_stay_out_of_the_log(
         rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+    h = rig.harness
+    listed = await h.client.put(f"/api/v1/lpr/watch-list/{PLATE}", headers=h.auth("police"),
+                                json={"category": "stolen", "reason": "case 2026-118",
+                                      "expires_at": "2026-12-31T00:00:00Z"})
+    assert listed.status_code == 201, listed.text
     read = {"time": "2026-11-26T09:00:00.250Z", "location": {"lon": SPOT[0], "lat": SPOT[1]}, "plate": PLATE,
             "confidence": 0.93, "heading_deg": 270, "image_url": "https://lpr.example/1.jpg"}
     await rig.publish("lpr", "LPR-3", read)
-    await rig.settled(1)
+    await rig.publish("lpr", "LPR-3", {**read, "plate": "34나5678", "time": "2026-11-26T09:00:01Z"})
+    await rig.settled(2)
 
-    [incident] = await rig.incidents("FMSFT110")
+    [incident] = await rig.incidents("LPRUM120")  # the hit; the other read is stored, not an incident
     items = {i["key"]: i["val"] for i in incident["events"][0]["event"]["items"]}
-    assert items == {"DEVICE_ID": "LPR-3", "PLATE": PLATE, "CONFIDENCE": "0.930", "HEADING_DEG": "270",
-                     "IMAGE_URL": "https://lpr.example/1.jpg"}
-    assert PLATE not in caplog.text
+    assert items["PLATE"] == PLATE and items["WATCH_CATEGORY"] == "stolen" and items["CAMERA_ID"] == "LPR-3"
+    assert incident["grants"][0]["agency"] == "police"
+    assert rig.intake.stats.plate_reads == 2
+    assert PLATE not in caplog.text and "34나5678" not in caplog.text
 
 
 async def test_intake_keeps_trying_a_broker_that_is_not_there(harness: Harness,
                                                                caplog: pytest.LogCaptureFixture) -> None:
     intake = MqttIntake(_settings("nobroker", url="mqtt://127.0.0.1:9"), db=harness.platform.db,
-                        submit=harness.platform.submit, clock=harness.platform.clock)
+                        submit=harness.platform.submit, take_reads=harness.platform.plate_reads.take,
+                        clock=harness.platform.clock)
     await intake.start()
     await _until(lambda: caplog.text.count("MQTT broker 127.0.0.1:9: ") >= 3)
     assert "reconnecting in 0.05 s" in caplog.text and "reconnecting in 0.20 s" in caplog.text  # backing off

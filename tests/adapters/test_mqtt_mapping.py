@@ -76,13 +76,17 @@ def test_sensor_reading_keeps_its_measures() -> None:
                                 "rainfall_mm": 0.0}
 
 
-def test_plate_read_is_a_licence_plate_event() -> None:
-    event = map_message("citylink/seoul/device/lpr/LPR-3", _payload("lpr"), prefix=PREFIX).event
-    assert event is not None
-    assert (event.code, event.status, event.occurrence) == ("FMSFT110", Status.OCCURRED, "LPR-3-20261126090001120")
-    assert {i.key: i.val for i in event.items} == {
-        "DEVICE_ID": "LPR-3", "PLATE": "12가3456", "CONFIDENCE": "0.930", "HEADING_DEG": "270",
-        "IMAGE_URL": "https://lpr.example/helsinki/LPR-3/000123.jpg"}
+def test_plate_read_is_a_read_for_the_watch_list_not_an_event() -> None:
+    mapped = map_message("citylink/seoul/device/lpr/LPR-3", _payload("lpr"), prefix=PREFIX)
+    read = mapped.plate_read
+    assert mapped.event is None and read is not None
+    assert (read.camera_id, read.plate.text, read.plate.key, read.confidence, read.heading_deg) == (
+        "LPR-3", "12가3456", "12가3456", 0.93, 270.0)
+    assert read.image_url == "https://lpr.example/helsinki/LPR-3/000123.jpg"
+    again = map_message("citylink/seoul/device/lpr/LPR-3", _payload("lpr"), prefix=PREFIX).plate_read
+    assert again is not None and again.id == read.id  # a redelivery is the same read
+    unreadable = _payload("lpr").replace("12가3456".encode(), "12가34".encode())
+    assert _rejected("citylink/seoul/device/lpr/LPR-3", unreadable).startswith("/plate: not a Korean plate")
 
 
 def test_a_unit_report_moves_a_unit_and_keeps_its_position_as_a_reading() -> None:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -39,8 +39,10 @@ from citylink.adapters.mqtt_mapping import (
 from citylink.domain.devices import DeviceType, Reading
 from citylink.domain.events import Event
 from citylink.domain.units import UnitReport
+from citylink.domain.watchlist import PlateRead
 from citylink.runtime.clock import Clock
-from citylink.runtime.intake import Accepted, IntakeRejected
+from citylink.runtime.intake import Accepted, IntakeRejected, Submit
+from citylink.runtime.plate_reads import ReadsTaken
 from citylink.settings import MqttSettings
 from citylink.store import dead_letter_repo, device_repo, unit_repo
 from citylink.store.database import Database
@@ -59,10 +61,10 @@ KEEPALIVE_S = 30
 CONNECT_TIMEOUT_S = 10.0
 
 
-class Submit(Protocol):
-    """The platform's intake: resolves once the event is durably stored (Platform.submit)."""
+class TakeReads(Protocol):
+    """The platform's plate-read intake (PlateReads.take): stores, matches, sends hits on."""
 
-    def __call__(self, event: Event, *, received_by: str, correlation_id: str) -> Awaitable[Accepted]: ...
+    def __call__(self, reads: Sequence[PlateRead], *, received_by: str) -> Awaitable[ReadsTaken]: ...
 
 
 @dataclass(slots=True)
@@ -72,6 +74,7 @@ class IntakeStats:
     acknowledged: int = 0  # messages done with (stored, recognised as stored before, or dead-lettered)
     events: int = 0  # new events
     readings: int = 0  # new readings
+    plate_reads: int = 0  # licence-plate reads taken (a redelivered one is stored once)
     duplicates: int = 0  # events and readings stored before: redeliveries and repeats
     dead_letters: int = 0
     connections: int = 0  # successful subscriptions, the first one included
@@ -103,13 +106,15 @@ class _StoreUnavailable(Exception):
 class MqttIntake:
     """Runs the subscriber as a background task between start() and stop(), reconnecting with backoff."""
 
-    def __init__(self, settings: MqttSettings, *, db: Database, submit: Submit, clock: Clock) -> None:
+    def __init__(self, settings: MqttSettings, *, db: Database, submit: Submit, take_reads: TakeReads,
+                 clock: Clock) -> None:
         if settings.url is None:
             raise ValueError("MQTT intake needs a broker URL (settings mqtt.url)")
         self._settings = settings
         self._broker = _Broker.parse(settings.url)
         self._db = db
         self._submit = submit
+        self._take_reads = take_reads
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self.stats = IntakeStats()
@@ -198,6 +203,7 @@ class MqttIntake:
         events: list[tuple[aiomqtt.Message, Event]] = []
         readings: list[Reading] = []
         units: list[tuple[aiomqtt.Message, UnitReport]] = []
+        plate_reads: list[PlateRead] = []
         for message in batch:
             mapped = self._map(message, now, letters)
             if mapped is not None and mapped.event is not None:
@@ -206,7 +212,12 @@ class MqttIntake:
                 readings.append(mapped.reading)
             if mapped is not None and mapped.unit is not None:
                 units.append((message, mapped.unit))
+            if mapped is not None and mapped.plate_read is not None:
+                plate_reads.append(mapped.plate_read)
         try:
+            if plate_reads:
+                taken = await self._take_reads(plate_reads, received_by=self._settings.agency)
+                self.stats.plate_reads += taken.reads
             updates = await self._sos_updates(readings)
             results = await asyncio.gather(*(self._submit_one(e) for _, e in events),
                                            *(self._submit_one(e) for e in updates), return_exceptions=True)

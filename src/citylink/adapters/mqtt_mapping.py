@@ -1,7 +1,8 @@
 """MQTT device messages to citylink's own records: pure, no broker and no store.
 
-Topics are ``<prefix>/<city>/device/<type>/<device-id>``. An SOS or a licence-plate read becomes an event,
-as ``POST /api/v1/events`` would make it; a position or a sensor reading becomes a stored reading, and a
+Topics are ``<prefix>/<city>/device/<type>/<device-id>``. An SOS becomes an event, as ``POST /api/v1/events``
+would make it; a licence-plate read becomes a plate read (matched against the watch list, as
+``POST /api/v1/lpr/reads`` takes it); a position or a sensor reading becomes a stored reading, and a
 position of a wearable with an open SOS also moves that incident (docs/decisions.md).
 
 Everything here is deterministic in the message: a redelivered message maps to the same event id or reading
@@ -21,11 +22,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from citylink.domain.catalogue import CATALOGUE
 from citylink.domain.devices import DeviceType, Reading, device_occurrence
 from citylink.domain.events import Event, Item, Location, Sender, Status
+from citylink.domain.plates import UnreadablePlate, parse_plate
 from citylink.domain.units import UnitReport, UnitState
+from citylink.domain.watchlist import PlateRead, read_id
 
 SENDER_SYSTEM = "MQTT"
 SOS_CODE = "WPSSF110"
-LPR_CODE = "FMSFT110"
 MAX_PAYLOAD_BYTES = 65_536
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
@@ -50,6 +52,7 @@ class Mapped:
     event: Event | None = None
     reading: Reading | None = None
     unit: UnitReport | None = None
+    plate_read: PlateRead | None = None
 
 
 class _Payload(BaseModel):
@@ -145,7 +148,7 @@ def map_message(topic: str, payload: bytes, *, prefix: str) -> Mapped:
     if isinstance(body, SosPayload):
         return Mapped(event=_sos_event(where, body))
     if isinstance(body, LprPayload):
-        return Mapped(event=_lpr_event(where, body))
+        return Mapped(plate_read=_plate_read(where, body))
     if isinstance(body, PositionPayload):
         measures = {k: v for k, v in (("accuracy_m", body.accuracy_m), ("heading_deg", body.heading_deg),
                                       ("speed_mps", body.speed_mps)) if v is not None}
@@ -173,12 +176,13 @@ def _sos_event(where: DeviceTopic, body: SosPayload) -> Event:
                   where.city, items, place=body.place)
 
 
-def _lpr_event(where: DeviceTopic, body: LprPayload) -> Event:
-    items = [("DEVICE_ID", where.device_id), ("PLATE", body.plate), ("CONFIDENCE", f"{body.confidence:.3f}"),
-             ("HEADING_DEG", None if body.heading_deg is None else f"{body.heading_deg:g}"),
-             ("IMAGE_URL", body.image_url)]
-    return _event(LPR_CODE, Status.OCCURRED, device_occurrence(where.device_id, body.time), body.time, body.location,
-                  where.city, items)
+def _plate_read(where: DeviceTopic, body: LprPayload) -> PlateRead:
+    try:
+        plate = parse_plate(body.plate)
+    except UnreadablePlate as exc:
+        raise Rejected(f"/plate: {exc}") from None
+    return PlateRead(read_id(where.device_id, plate, body.time), where.device_id, plate, body.time,
+                     body.location.lon, body.location.lat, body.confidence, body.heading_deg, body.image_url)
 
 
 def _event(code: str, status: Status, occurrence: str, time: datetime, location: Location, city: str,

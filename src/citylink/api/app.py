@@ -24,6 +24,7 @@ from citylink.api.routes import (
     grants,
     incidents,
     live_video,
+    lpr,
     responder,
     routing,
     session,
@@ -41,7 +42,8 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 ROUTERS: tuple[APIRouter, ...] = (events.router, incidents.router, cameras.router, grants.router, video.router,
                                   stream.router, agencies.router, audit.router, session.router, board.router,
-                                  responder.router, dead_letters.router, routing.router, units.router, traffic.router)
+                                  responder.router, dead_letters.router, routing.router, units.router, traffic.router,
+                                  lpr.router)
 
 
 def create_app(settings: Settings, *, platform_factory: Callable[[Settings], Platform] = Platform.open) -> FastAPI:

@@ -10,6 +10,7 @@ from shapely.geometry import Polygon
 from citylink.domain.catalogue import CATALOGUE, Grade
 from citylink.domain.events import Area, Detail, Event, Item, Location, Sender, Status
 from citylink.domain.units import UnitKind, UnitState
+from citylink.domain.watchlist import WatchCategory
 
 
 class _In(BaseModel):
@@ -139,3 +140,25 @@ class TrafficIn(_In):
     speed_factor: float = Field(ge=0.0, le=2.0, allow_inf_nan=False,
                                 description="share of the free-flow speed: 0.5 congested, 0 closed")
     reason: str = Field(default="", max_length=256, description="e.g. road works, accident, queue")
+
+
+class WatchEntryIn(_In):
+    """A vehicle on the police watch list, under the plate in the path."""
+
+    category: WatchCategory = Field(description="wanted, stolen or urgent")
+    reason: str = Field(min_length=1, max_length=512, description="why it is sought (case number, offence)")
+    expires_at: AwareDatetime = Field(description="when the entry stops matching, ISO 8601 with a UTC offset")
+
+
+class PlateReadIn(_In):
+    camera_id: str = Field(min_length=1, max_length=128, description="the LPR camera (its id in the registry)")
+    plate: str = Field(min_length=1, max_length=16, description="as read, e.g. 12가3456, 서울12가3456, ABC-123")
+    time: AwareDatetime = Field(description="when it was read, ISO 8601 with a UTC offset")
+    confidence: float = Field(ge=0, le=1, allow_inf_nan=False)
+    heading_deg: float | None = Field(default=None, ge=0, lt=360, allow_inf_nan=False)
+    image_url: str | None = Field(default=None, min_length=1, max_length=2048)
+    location: Location | None = Field(default=None, description="default: the camera's registered position")
+
+
+class PlateReadsIn(_In):
+    reads: list[PlateReadIn] = Field(min_length=1, max_length=1000)

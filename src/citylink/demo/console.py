@@ -86,6 +86,8 @@ class Board:
         self.open_incidents = 0
         self.closed_incidents = 0
         self.status = "starting"
+        self.plate_reads = 0
+        self.plate_hits = 0
         self._lines: list[IncidentLine] = []
         self._activity: deque[Text] = deque(maxlen=ACTIVITY_LINES)
         self._last_sent = ""
@@ -106,6 +108,11 @@ class Board:
                 case "failed":
                     self.sent.failed += 1
             self._last_sent = summary if outcome == "accepted" else f"{summary}  [{outcome}: {note}]"
+
+    def record_plate_reads(self, reads: int, hits: int) -> None:
+        with self._lock:
+            self.plate_reads += reads
+            self.plate_hits += hits
 
     def record_incidents(self, *, open_count: int, closed_count: int, lines: list[IncidentLine]) -> None:
         with self._lock:
@@ -143,7 +150,8 @@ class Board:
                      f"grants issued [bold]{len(self.stream.grants_issued)}[/]",
                      f"revoked [bold]{len(self.stream.grants_revoked)}[/]",
                      f"notifications [bold]{self.stream.notifications}[/]")
-        grid.add_row(f"route plans [bold]{self.stream.plans}[/]", "", "", "")
+        grid.add_row(f"route plans [bold]{self.stream.plans}[/]", f"LPR reads [bold]{self.plate_reads}[/]",
+                     f"watch-list hits [bold red]{self.plate_hits}[/]", "")
         last = Text(f"last sent: {self._last_sent or '-'}", style="dim", no_wrap=True, overflow="ellipsis")
         return Group(grid, last)
 

@@ -32,6 +32,7 @@ from citylink.adapters.camera_import import CameraImportError, read_cameras
 from citylink.api.app import create_app
 from citylink.demo import CameraConfig, DemoConfig, load_config
 from citylink.demo.console import Board, StreamFeed, fetch_incidents
+from citylink.demo.plate_traffic import WATCHED_PLATE, PlateTraffic
 from citylink.demo.scenario import Post, Scenario
 from citylink.domain.audit import AuditAction, AuditEntry
 from citylink.domain.cameras import Camera, CameraStatus
@@ -45,6 +46,7 @@ OSM_RELATIVE = Path("data") / "helsinki.osm.pbf"
 HOST = "127.0.0.1"
 SENDING_AGENCIES = ("police", "fire", "disaster", "welfare")
 VIEW_INTERVAL_S = 1.0
+PLATE_READS_INTERVAL_S = 15.0  # the demo's LPR cameras send a batch of reads this often
 UNIT_REPORT_INTERVAL_S = 60.0  # the demo units' trackers report this often (well inside the 10-minute staleness)
 SETTLE_S = 0.5  # after the last event: let the services and the live feed catch up before the last view
 DEMO_SOURCE_SUFFIX = "+demo:helsinki.json"
@@ -199,12 +201,13 @@ class _Player:
     """Sends the scenario's events at a steady rate and keeps the console current."""
 
     def __init__(self, client: httpx.Client, keys: dict[str, str], board: Board, live: Live, *,
-                 config: DemoConfig) -> None:
+                 config: DemoConfig, seed: int) -> None:
         self._client = client
         self._keys = keys
         self._board = board
         self._live = live
         self._config = config
+        self._plates = PlateTraffic(config, seed=seed)
 
     def play(self, scenario: Scenario, *, interval_s: float, duration_s: float, server: DemoServer) -> str:
         """Until the duration is up, Ctrl-C or the server dies; returns why it stopped."""
@@ -212,6 +215,7 @@ class _Player:
         deadline = started + duration_s if duration_s > 0 else math.inf
         next_post = next_view = started
         next_report = started + UNIT_REPORT_INTERVAL_S
+        next_reads = started + 2.0  # soon, so that even a short demo shows plate reads
         try:
             while True:
                 now = time.monotonic()
@@ -222,6 +226,9 @@ class _Player:
                 if now >= next_report:
                     report_unit_positions(self._client, self._config, self._keys)
                     next_report = now + UNIT_REPORT_INTERVAL_S
+                if now >= next_reads:
+                    self.send_plate_reads()
+                    next_reads = now + PLATE_READS_INTERVAL_S
                 if now >= next_post:
                     self.send(scenario.next(datetime.now(UTC)))
                     next_post = max(next_post + interval_s, now)  # fall behind rather than burst
@@ -229,9 +236,28 @@ class _Player:
                     self._board.status = _status_line(now - started, duration_s)
                     self.refresh()
                     next_view = now + VIEW_INTERVAL_S
-                time.sleep(max(0.0, min(next_post, next_view, next_report, deadline) - time.monotonic()))
+                time.sleep(max(0.0, min(next_post, next_view, next_report, next_reads, deadline) - time.monotonic()))
         except KeyboardInterrupt:
             return "Ctrl-C"
+
+    def send_plate_reads(self) -> None:
+        """A batch from the demo's LPR cameras; a hit shows up in the live feed as a wanted-vehicle incident."""
+        reads = self._plates.batch(datetime.now(UTC))
+        try:
+            response = self._client.post("/api/v1/lpr/reads", json={"reads": reads})
+        except httpx.HTTPError:
+            return  # the next batch comes in a few seconds; a failed one is counted by the server's absence
+        if response.status_code != 200:
+            return
+        self._board.record_plate_reads(len(reads), len(response.json().get("hits", [])))
+
+    def stop_wanted_vehicles(self) -> None:
+        """The police close the wanted-vehicle incidents the demo's plate reads opened (the car was stopped)."""
+        with contextlib.suppress(httpx.HTTPError):
+            listed = self._client.get("/api/v1/incidents", params={"code": "LPRUM120", "open": "true"})
+            for incident in listed.json() if listed.status_code == 200 else []:
+                self._client.post(f"/api/v1/incidents/{incident['id']}/status", headers=_auth(self._keys, "police"),
+                                  json={"status": "90", "content": "demo: the car was stopped"})
 
     def send(self, post: Post) -> None:
         headers = {"Authorization": f"Bearer {self._keys[post.agency]}"}
@@ -254,6 +280,7 @@ class _Player:
         try:
             for post in scenario.wind_down(datetime.now(UTC)):
                 self.send(post)
+            self.stop_wanted_vehicles()
             time.sleep(SETTLE_S)
         except KeyboardInterrupt:
             self._board.status = "interrupted while ending incidents"
@@ -345,8 +372,14 @@ def _register_units(server: DemoServer, config: DemoConfig, keys: dict[str, str]
                                         "state": "available", "location": {"lon": lon, "lat": lat}})
             if response.status_code not in (200, 201):
                 raise DemoError(f"registering unit {unit.id} failed: HTTP {response.status_code} {response.text}")
+        watched = client.put(f"/api/v1/lpr/watch-list/{WATCHED_PLATE}", headers=_auth(keys, "police"),
+                             json=PlateTraffic(config, seed=0).watch_entry(datetime.now(UTC)))
+        if watched.status_code not in (200, 201):
+            raise DemoError(f"the demo's watch-list entry failed: HTTP {watched.status_code} {watched.text}")
     console.print(f"[green]✓[/] {len(tracked)} units registered (made up, see citylink/demo/helsinki.json); "
                   "119 calls get a dispatch plan by road, 112 reports a 3-minute escape cordon")
+    console.print("[green]✓[/] one made-up stolen car on the police watch list; the demo's LPR cameras send "
+                  f"plate reads every {PLATE_READS_INTERVAL_S:g} s, and a hit opens a wanted-vehicle incident")
 
 
 def report_unit_positions(client: httpx.Client, config: DemoConfig, keys: dict[str, str]) -> None:
@@ -390,7 +423,7 @@ def _run_live(server: DemoServer, settings: Settings, config: DemoConfig, keys: 
     try:
         with httpx.Client(base_url=server.url, headers=centre, timeout=10.0) as client, \
                 Live(board.render(), console=console, auto_refresh=False) as live:
-            player = _Player(client, keys, board, live, config=config)
+            player = _Player(client, keys, board, live, config=config, seed=seed)
             scenario = Scenario(config, seed=seed)
             reason = player.play(scenario, interval_s=interval_s, duration_s=duration_s, server=server)
             if server.alive:

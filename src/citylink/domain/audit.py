@@ -31,6 +31,8 @@ class AuditAction(StrEnum):
     VIEW_OPENED = "view.opened"
     UNIT_CHANGED = "unit.changed"
     TRAFFIC_CHANGED = "traffic.changed"
+    WATCHLIST_CHANGED = "watchlist.changed"
+    PLATE_SEARCH = "plate.search"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,12 @@ class Accepted:
     incident_id: str
     event_id: str
     created: bool  # False: a duplicate of an event already stored
+
+
+class Submit(Protocol):
+    """The platform's intake: resolves once the event is durably stored (Platform.submit)."""
+
+    def __call__(self, event: Event, *, received_by: str, correlation_id: str) -> Awaitable[Accepted]: ...
 
 
 class IntakeRejected(Exception):

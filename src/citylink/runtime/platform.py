@@ -36,6 +36,7 @@ from citylink.runtime.executor import Applied, Executor
 from citylink.runtime.incident_plans import IncidentPlanner, PlannedRoutes
 from citylink.runtime.intake import Intake
 from citylink.runtime.notifier import Notifier
+from citylink.runtime.plate_reads import PlateReads
 from citylink.runtime.routing_plans import RoutingPlans
 from citylink.runtime.stream import StreamHub, StreamMessage
 from citylink.runtime.video_access import Decision, VideoAccess, VideoAuthRequest
@@ -91,7 +92,10 @@ class Platform:
                              if link is not None else None)
         self.feed: Feed = self._broker_feed or self.hub
         self.intake = Intake(db, bus=bus, hub=self.feed, registry=registry, clock=clock)
-        self.mqtt = MqttIntake(settings.mqtt, db=db, submit=self.submit, clock=clock) if settings.mqtt.url else None
+        self.plate_reads = PlateReads(db, settings=settings.lpr, submit=self.submit, clock=clock,
+                                      city=settings.city_code)
+        self.mqtt = (MqttIntake(settings.mqtt, db=db, submit=self.submit, take_reads=self.plate_reads.take, clock=clock)
+                     if settings.mqtt.url else None)
         self.executor = Executor(settings=settings, index=index, signer=signer, registry=registry, clock=clock)
         self.video = VideoAccess(signer)
         self.notifier = Notifier(db, settings=settings.notify, clock=clock)
@@ -162,11 +166,13 @@ class Platform:
             await self._broker_feed.start()
             await self._broker_feed.follow(self._on_feed, shared_state_only=not self.serves_api)
         if self.serves_api:
+            await self.run_blocking(self.plate_reads.reload)
             await self.intake.start()
             if self.mqtt is not None:
                 await self.mqtt.start()
         if self.works:
             await self.notifier.start()
+            self.plate_reads.start_retention()
             routing = self.routing()
             if routing is not None:  # the first 119 or 112 call should not wait for the road network's import
                 self._warm_up = asyncio.get_running_loop().run_in_executor(None, routing.warm_up)
@@ -183,6 +189,7 @@ class Platform:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._relay
             self._relay = None
+        await self.plate_reads.stop()
         await self.intake.stop()
         await self.bus.stop()
         for unsubscribe in self._unsubscribe:
@@ -226,6 +233,8 @@ class Platform:
             self._apply_camera_change(item.data)
         elif item.type == "traffic.changed" and self._routing is not None:
             self._routing.apply_traffic()  # another process took a traffic report
+        elif item.type == "watchlist.changed" and self.serves_api:
+            self.plate_reads.reload()  # reads are matched where they come in
 
     def _apply_camera_change(self, data: dict[str, Any]) -> None:
         """Another process changed cameras: keep this process's index (used for selection) the same."""
@@ -356,6 +365,11 @@ class Platform:
         applied, row = await self.db.write(run)
         self._publish(applied)
         return row
+
+    async def watch_list_changed(self) -> None:
+        """The watch list changed here: match against the new one at once, and tell the other API processes."""
+        await self.run_blocking(self.plate_reads.reload)
+        self.feed.publish("watchlist.changed", {}, audience=frozenset({self.settings.lpr.watch_agency}))
 
     def basemap(self) -> Basemap | None:
         """The base map drawn from settings.basemap_path, read once (about half a second for a city centre)."""

@@ -11,6 +11,7 @@ from citylink.services.dispatch_119 import Dispatch119
 from citylink.services.emergency_video_112 import EmergencyVideo112
 from citylink.services.route_plans import RoutePlans
 from citylink.services.vulnerable_sos import VulnerableSos
+from citylink.services.wanted_vehicle import WantedVehicle
 from citylink.settings import Settings
 
 
@@ -38,5 +39,6 @@ def default_registry(settings: Settings) -> Registry:
         Dispatch119(),
         Disaster(default_radius_m=settings.selection.disaster_radius_m),
         VulnerableSos(),
+        WantedVehicle(),
         RoutePlans(report_needs_cordon=emergency_video.eligible),
     ])

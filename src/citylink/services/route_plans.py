@@ -14,7 +14,8 @@ from citylink.domain.events import Event
 from citylink.services.base import IncidentView
 
 DISPATCH_CODES = frozenset({"119UC001"})  # fire, rescue and ambulance calls
-CORDON_CODES = frozenset({"112UC001", "112UC120"})  # police reports and dispatch orders
+# Police reports, dispatch orders, and a wanted vehicle just read by an LPR camera (where it can be next).
+CORDON_CODES = frozenset({"112UC001", "112UC120", "LPRUM120"})
 
 
 class RoutePlans:

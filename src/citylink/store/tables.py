@@ -251,3 +251,40 @@ class TrafficRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     updated_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime]
+
+
+class WatchRow(Base):
+    """A police watch-list entry (domain/watchlist.py); the plate is personal data, seen by the police only."""
+
+    __tablename__ = "watch_list"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    plate_text: Mapped[str] = mapped_column(String(32), unique=True)
+    plate_key: Mapped[str] = mapped_column(String(32), index=True)
+    region: Mapped[str | None] = mapped_column(String(8))
+    category: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime]
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime]
+
+
+class PlateReadRow(Base):
+    """A licence-plate read. One that hit nothing is deleted after the configured retention (default 24 h)."""
+
+    __tablename__ = "plate_reads"
+    __table_args__ = (Index("ix_plate_reads_key_time", "plate_key", "time"),
+                      Index("ix_plate_reads_unmatched_time", "hit_entry_id", "time"))
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(128))
+    plate_text: Mapped[str] = mapped_column(String(32))
+    plate_key: Mapped[str] = mapped_column(String(32))
+    time: Mapped[datetime]
+    received_at: Mapped[datetime]
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    low_confidence: Mapped[bool] = mapped_column(Boolean)
+    heading_deg: Mapped[float | None] = mapped_column(Float)
+    image_url: Mapped[str | None] = mapped_column(Text)
+    hit_entry_id: Mapped[str | None] = mapped_column(String(36))
+    hit_sent: Mapped[bool] = mapped_column(Boolean, default=False)  # its wanted-vehicle event is in intake
