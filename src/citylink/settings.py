@@ -45,8 +45,15 @@ class ServiceSettings(_Section):
         description="112UC001 crime types (detail code or CRIME_TYPE item) that get video; an event without a "
         "crime type is treated as eligible",
     )
+    anklet_triggers: tuple[str, ...] = Field(
+        default=("device_damage", "curfew_breach", "banned_zone_entry", "protected_person_approach"),
+        description="MOJUC110 triggers (TRIGGER item or detail code) for which the law allows video to the justice "
+        "ministry; any other trigger is refused, and the refusal audited")
+    anklet_agency: str = Field(default="justice", min_length=1, max_length=64,
+                               description="the justice ministry's tracking centre, which receives anklet video")
     personal_item_keys: tuple[str, ...] = Field(
-        default=("PERSON_NAME", "PERSON_REF", "GUARDIAN_NAME", "GUARDIAN_PHONE", "PHONE", "PLATE", "VEHICLE_NO"),
+        default=("PERSON_NAME", "PERSON_REF", "GUARDIAN_NAME", "GUARDIAN_PHONE", "PHONE", "PLATE", "VEHICLE_NO",
+                 "SUBJECT_REF"),
         description="event item keys that carry personal data: kept in the store, masked in logs and the stream",
     )
 

@@ -77,7 +77,7 @@ def test_demo_runs_against_the_real_api_and_stops_cleanly(tmp_path: Path) -> Non
     assert facts["directed"] == len(config.cameras.directions)
     assert facts["offline"] == len(config.cameras.offline)
     assert facts["incidents"] > 0
-    assert {"112UC001", "119UC001", "DUCDP110", "WPSSF110"} <= facts["codes"]
+    assert {"112UC001", "119UC001", "DUCDP110", "WPSSF110", "MOJUC110"} <= facts["codes"]
     assert facts["grants"] >= 1
     # Stopping ends every incident the scenario opened, and with them every grant.
     assert facts["open"] == 0 and facts["live_grants"] == 0

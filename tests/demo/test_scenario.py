@@ -19,8 +19,8 @@ from citylink.geo.distance import haversine_m
 from citylink.settings import DEFAULT_VIOLENT_CRIMES
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-FIVE_CODES = {"112UC001", "112UC120", "119UC001", "DUCDP110", "WPSSF110"}
-PERSONAL_KEYS = ("PERSON_REF", "GUARDIAN_PHONE")
+EVERY_CODE = {"112UC001", "112UC120", "119UC001", "DUCDP110", "WPSSF110", "MOJUC110"}
+PERSONAL_KEYS = ("PERSON_REF", "GUARDIAN_PHONE", "SUBJECT_REF")
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +65,8 @@ def test_every_body_is_a_valid_event_sent_with_its_agencys_key(config: DemoConfi
 
 def test_all_five_codes_come_early_and_keep_coming(config: DemoConfig) -> None:
     posts = play(config, events=200)
-    assert {p.event.code for p in posts[:8]} == FIVE_CODES  # even a short demo shows every service
-    assert {p.event.code for p in posts[100:200]} == FIVE_CODES
+    assert {p.event.code for p in posts[:8]} == EVERY_CODE  # even a short demo shows every service
+    assert {p.event.code for p in posts[100:200]} == EVERY_CODE
 
 
 def test_times_strictly_increase_even_when_asked_for_the_same_instant(config: DemoConfig) -> None:
@@ -156,3 +156,15 @@ def test_personal_data_is_only_in_items_and_obviously_fake(config: DemoConfig) -
         for secret in (phone, person):
             assert secret not in outside_items
             assert secret not in post.summary
+
+
+def test_anklet_reports_carry_a_trigger_first_and_positions_after(config: DemoConfig) -> None:
+    anklet = [p for p in play(config, events=1500) if p.event.code == "MOJUC110"]
+    assert {p.event.status for p in anklet} >= {Status.OCCURRED, Status.CHANGED}
+    for post in anklet:
+        subject = item(post, "SUBJECT_REF")
+        assert subject and subject.startswith("demo-subject-") and subject not in post.summary
+        # The tracking centre names the trigger when it opens; a position update carries none.
+        assert (item(post, "TRIGGER") is not None) == (post.event.status is Status.OCCURRED)
+    triggers = {item(p, "TRIGGER") for p in anklet if p.event.status is Status.OCCURRED}
+    assert "battery_low" in triggers and len(triggers) > 2  # refused ones too, not only the lawful

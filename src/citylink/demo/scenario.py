@@ -33,7 +33,7 @@ from citylink.demo import DemoConfig, Place
 from citylink.domain.events import Area, Detail, Item, Location, Sender, Status
 
 # Senders: the system code each linked service writes, and the agency whose API key posts its events.
-SYSTEM_AGENCY = {"112": "police", "119": "fire", "DRS": "disaster", "WPS": "welfare"}
+SYSTEM_AGENCY = {"112": "police", "119": "fire", "DRS": "disaster", "WPS": "welfare", "MOJ": "justice"}
 
 # CRIME_TYPE values: from the default violent-crime list (get video) and two that do not.
 VIOLENT_CRIMES = (("robbery", 4), ("theft", 4), ("pickpocketing", 3), ("domestic_violence", 2),
@@ -52,6 +52,9 @@ FIRE_CALLS = (  # (what, detail code, unit kinds sent)
 )
 DISASTERS = ("water main burst, street flooding", "gas leak, buildings evacuated", "storm damage, fallen trees",
              "facade elements falling", "chemical smell from a ventilation shaft")
+# Anklet triggers: the four lawful ones (video to the ministry) and one that is refused, with their weights.
+ANKLET_TRIGGERS = (("curfew_breach", 3), ("banned_zone_entry", 2), ("device_damage", 1),
+                   ("protected_person_approach", 1), ("battery_low", 2))
 SOS_PEOPLE = ("child", "elderly person", "dementia patient")
 SOS_KINDS = ("button", "geofence_exit")
 
@@ -121,7 +124,7 @@ class Scenario:
         self._reports = 0
         # The first round opens one of each kind, so even a short demo shows every service.
         self._tour: list[Callable[[datetime], Post]] = [self._open_report, self._open_fire, self._open_disaster,
-                                                         self._open_sos]
+                                                         self._open_sos, self._open_anklet]
         self._rng.shuffle(self._tour)
 
     @property
@@ -137,8 +140,8 @@ class Scenario:
         if self._due and (self._due[0][0] <= self._tick or len(self._open) >= self._max_open):
             _, _, step = heapq.heappop(self._due)
             return step(at)
-        opener = self._rng.choices([self._open_report, self._open_fire, self._open_disaster, self._open_sos],
-                                   weights=[35, 25, 20, 20])[0]
+        opener = self._rng.choices([self._open_report, self._open_fire, self._open_disaster, self._open_sos,
+                                    self._open_anklet], weights=[35, 25, 20, 20, 10])[0]
         return opener(at)
 
     def wind_down(self, at: datetime) -> list[Post]:
@@ -198,7 +201,8 @@ class Scenario:
         self._open.pop(incident.key, None)
         content = {"112UC001": "incident closed by the 112 centre", "112UC120": "units released",
                    "119UC001": "all units back at the station", "DUCDP110": "all clear",
-                   "WPSSF110": "person found safe; guardian on site"}[incident.code]
+                   "WPSSF110": "person found safe; guardian on site",
+                   "MOJUC110": "tracking centre: situation resolved"}[incident.code]
         return self._post(incident, incident.end_status, at, content,
                           summary=f"{incident.what} at {incident.place}")
 
@@ -307,6 +311,28 @@ class Scenario:
         disaster.area = self._hexagon(disaster, size_m)
         return self._post(disaster, Status.CHANGED, at, f"affected area widened to {2 * size_m:.0f} m",
                           summary=f"area widened to {2 * size_m:.0f} m")
+
+    # --- electronic anklet ----------------------------------------------------------------------------------
+
+    def _open_anklet(self, at: datetime) -> Post:
+        subject = next(self._people)
+        trigger = self._rng.choices([t for t, _ in ANKLET_TRIGGERS], weights=[w for _, w in ANKLET_TRIGGERS])[0]
+        place, lon, lat = self._spot()
+        items = (Item(key="SUBJECT_REF", val=f"demo-subject-{subject:03d}"), Item(key="TRIGGER", val=trigger))
+        wearer = _Incident(code="MOJUC110", occurrence=self._occurrence(at), system="MOJ", place=place.name,
+                           lon=lon, lat=lat, what=f"anklet {trigger.replace('_', ' ')}", items=items,
+                           heading_deg=self._rng.uniform(0, 360))
+        ticks = self._rng.randint(2, 3)
+        self._after(ticks, lambda at: self._wearer_moves(wearer, at))
+        self._after(ticks + self._rng.randint(2, 4), self._end_step(wearer))
+        return self._opened(wearer, at, f"tracking centre: {trigger.replace('_', ' ')} near {place.name}")
+
+    def _wearer_moves(self, wearer: _Incident, at: datetime) -> Post:
+        distance_m = self._rng.uniform(30, 90)
+        wearer.lon, wearer.lat = self._moved(wearer.lon, wearer.lat, distance_m, wearer.heading_deg)
+        wearer.items = tuple(i for i in wearer.items if i.key != "TRIGGER")  # a position update carries none
+        return self._post(wearer, Status.CHANGED, at, "new position from the tracking centre",
+                          summary=f"moved {distance_m:.0f} m")
 
     # --- vulnerable-person SOS ------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ class SelectCameras:
     radius_m: float | None = None  # None: the configured default
     k: int | None = None
     same_as_incident: str | None = None  # an incident key whose selection to reuse, when it exists
+    only_if_granted_to: str | None = None  # select only while this agency holds a live grant of the incident
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,15 @@ class GrantVideo:
 
     agency: str
     purpose: str
+    renew_only: bool = False  # only bring an existing live grant up to date; never grant afresh
+
+
+@dataclass(frozen=True, slots=True)
+class RefuseVideo:
+    """Record that an agency asked for video it may not have, and why: an audited denial."""
+
+    agency: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,5 +90,5 @@ class PlanCordon:
     mode: str = "car"  # car or foot (geo.road_profiles.Profile)
 
 
-Action = (SelectCameras | SelectInArea | GrantVideo | Notify | AttachMedia | EditCameras | Acknowledge | PlanDispatch
-          | PlanCordon)
+Action = (SelectCameras | SelectInArea | GrantVideo | RefuseVideo | Notify | AttachMedia | EditCameras | Acknowledge
+          | PlanDispatch | PlanCordon)

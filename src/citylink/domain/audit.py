@@ -21,6 +21,7 @@ class AuditAction(StrEnum):
     CAMERAS_SELECTED = "cameras.selected"
     GRANT_ISSUED = "grant.issued"
     GRANT_REVOKED = "grant.revoked"
+    GRANT_REFUSED = "grant.refused"
     VIDEO_ALLOWED = "video.allowed"
     VIDEO_DENIED = "video.denied"
     NOTIFICATION = "notification.created"

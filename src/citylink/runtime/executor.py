@@ -22,6 +22,7 @@ from citylink.domain.actions import (
     EditCameras,
     GrantVideo,
     Notify,
+    RefuseVideo,
     SelectCameras,
     SelectInArea,
 )
@@ -208,6 +209,8 @@ class Executor:
                 self._select_area(ctx, action)
             case GrantVideo():
                 self._grant(ctx, action)
+            case RefuseVideo():
+                self._refuse(ctx, action)
             case Notify():
                 self._notify(ctx, action)
             case AttachMedia():
@@ -233,6 +236,8 @@ class Executor:
         self._refresh_grants(ctx)
 
     def _select(self, ctx: _Ctx, action: SelectCameras) -> None:
+        if action.only_if_granted_to is not None and not self._live_grant(ctx, action.only_if_granted_to):
+            return
         if action.same_as_incident is not None:
             source = ctx.session.execute(select(IncidentRow).where(IncidentRow.key == action.same_as_incident)
                                          ).scalar_one_or_none()
@@ -263,10 +268,23 @@ class Executor:
                                     else self._index)
         self._record_selection(ctx, select_in_area(cameras, polygon))
 
+    def _live_grant(self, ctx: _Ctx, agency: str) -> bool:
+        grant = self._grants(ctx).get(agency)
+        return grant is not None and grant.revoked_at is None and grant.expires_at > ctx.now
+
+    def _refuse(self, ctx: _Ctx, action: RefuseVideo) -> None:
+        row = ctx.row
+        incident_repo.involve(row, action.agency)  # the agency sees its incident, and that video was refused
+        self._audit(ctx, AuditAction.GRANT_REFUSED, row.id, {"agency": action.agency, "reason": action.reason})
+        ctx.out.stream.append(("grant.refused", {"incident_id": row.id, "agency": action.agency,
+                                                 "reason": action.reason}, frozenset(row.agencies)))
+
     def _grant(self, ctx: _Ctx, action: GrantVideo) -> None:
         row = ctx.row
         if row.ended_at is not None:
             return  # the incident ended before this service got to it: no video
+        if action.renew_only and not self._live_grant(ctx, action.agency):
+            return
         cameras = list(incident_repo.camera_ids(row))
         if not cameras:
             return
@@ -286,7 +304,8 @@ class Executor:
         else:
             renew = grant.revoked_at is not None or grant.expires_at <= ctx.now
             grant.cameras = cameras
-            grant.purpose = action.purpose
+            if not action.renew_only:  # a renewal keeps the purpose it was granted for
+                grant.purpose = action.purpose
             grant.version += 1
             if renew:
                 grant.revoked_at, grant.revoke_reason = None, ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from citylink.services.anklet import AnkletLinkage
 from citylink.services.base import Service
 from citylink.services.disaster import Disaster
 from citylink.services.dispatch_112 import Dispatch112
@@ -40,5 +41,6 @@ def default_registry(settings: Settings) -> Registry:
         Disaster(default_radius_m=settings.selection.disaster_radius_m),
         VulnerableSos(),
         WantedVehicle(),
+        AnkletLinkage(lawful_triggers=settings.services.anklet_triggers, agency=settings.services.anklet_agency),
         RoutePlans(report_needs_cordon=emergency_video.eligible),
     ])
