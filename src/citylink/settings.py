@@ -94,6 +94,16 @@ class LprSettings(_Section):
                               description="the agency that manages the watch list and alone sees plate reads")
 
 
+class SafeReturnSettings(_Section):
+    corridor_m: float = Field(default=150.0, gt=0, le=5000, description="how far from the expected walking route "
+                              "a position may be before the centre and the guardian are alerted")
+    grace_s: float = Field(default=600.0, ge=0, le=86_400,
+                           description="after the expected arrival, how long before an overdue alert")
+    check_every_s: float = Field(default=10.0, gt=0, le=600, description="how often workers look for overdue trips")
+    escort_agency: str = Field(default="police", min_length=1, max_length=64,
+                               description="who an operator's escort request goes to")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CITYLINK_", env_nested_delimiter="__", extra="forbid",
                                       frozen=True)
@@ -139,6 +149,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     mqtt: MqttSettings = MqttSettings()
     lpr: LprSettings = LprSettings()
+    safe_return: SafeReturnSettings = SafeReturnSettings()
 
     @model_validator(mode="after")
     def _roles_need_the_server_components(self) -> Settings:

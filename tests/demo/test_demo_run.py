@@ -18,7 +18,7 @@ from citylink.demo import load_config
 from citylink.demo.runner import run_demo
 from citylink.settings import Settings
 from citylink.store.database import Database
-from citylink.store.tables import CameraRow, GrantRow, IncidentRow, PlanRow, PlateReadRow, UnitRow
+from citylink.store.tables import CameraRow, GrantRow, IncidentRow, PlanRow, PlateReadRow, TripRow, UnitRow
 
 HELSINKI_PBF = Path(__file__).resolve().parents[2] / "data" / "helsinki.osm.pbf"
 
@@ -56,6 +56,7 @@ def store_facts(data_dir: Path) -> dict[str, Any]:
             "live_grants": count(GrantRow.revoked_at.is_(None), table=GrantRow),
             "units": count(table=UnitRow),
             "reads": count(table=PlateReadRow),
+            "trips": count(table=TripRow),
             "plans": {(code, row.kind): row.plan for code, row in
                       session.execute(select(IncidentRow.code, PlanRow).join(PlanRow))},
         }
@@ -89,6 +90,7 @@ def test_demo_runs_against_the_real_api_and_stops_cleanly(tmp_path: Path) -> Non
     assert {r["source"] for r in dispatch["ranked"]} <= {"unit", "station"}
     assert facts["plans"][("112UC001", "cordon")]["exits"]
     assert facts["reads"] > 0  # the demo's LPR cameras sent plate reads (the stolen car's hits are chance)
+    assert facts["trips"] > 0  # safe-return walkers registered their walks
     plans_seen = re.search(r"(\d+) route plans \(dispatch plans and cordons\)", output)
     assert plans_seen is not None and int(plans_seen.group(1)) >= 2
 

@@ -30,6 +30,7 @@ from citylink.api.routes import (
     session,
     stream,
     traffic,
+    trips,
     units,
     video,
 )
@@ -43,7 +44,7 @@ API_PREFIX = "/api/v1"
 ROUTERS: tuple[APIRouter, ...] = (events.router, incidents.router, cameras.router, grants.router, video.router,
                                   stream.router, agencies.router, audit.router, session.router, board.router,
                                   responder.router, dead_letters.router, routing.router, units.router, traffic.router,
-                                  lpr.router)
+                                  lpr.router, trips.router)
 
 
 def create_app(settings: Settings, *, platform_factory: Callable[[Settings], Platform] = Platform.open) -> FastAPI:

@@ -162,3 +162,29 @@ class PlateReadIn(_In):
 
 class PlateReadsIn(_In):
     reads: list[PlateReadIn] = Field(min_length=1, max_length=1000)
+
+
+class TripIn(_In):
+    """A walk home to watch, registered by the safe-return app's backend."""
+
+    person_ref: str = Field(min_length=1, max_length=128, description="the walker's reference in the app")
+    guardian_phone: str = Field(min_length=3, max_length=32, description="told on an alert and on arrival")
+    origin: Location = Field(alias="from")
+    destination: Location = Field(alias="to")
+    expected_arrival: AwareDatetime = Field(description="ISO 8601 with a UTC offset")
+    corridor_m: float | None = Field(default=None, gt=0, le=5000, description="default settings.safe_return")
+    grace_s: float | None = Field(default=None, ge=0, le=86_400, description="default settings.safe_return")
+
+
+class TripPosition(_In):
+    location: Location
+    time: AwareDatetime
+
+
+class TripSos(_In):
+    location: Location | None = Field(default=None, description="default: the last position known")
+    time: AwareDatetime
+
+
+class TripArrival(_In):
+    time: AwareDatetime

@@ -34,6 +34,7 @@ from citylink.demo import CameraConfig, DemoConfig, load_config
 from citylink.demo.console import Board, StreamFeed, fetch_incidents
 from citylink.demo.plate_traffic import WATCHED_PLATE, PlateTraffic
 from citylink.demo.scenario import Post, Scenario
+from citylink.demo.walks import Walks
 from citylink.domain.audit import AuditAction, AuditEntry
 from citylink.domain.cameras import Camera, CameraStatus
 from citylink.runtime.platform import BOOTSTRAP_KEYS_FILE
@@ -44,10 +45,11 @@ from citylink.store.database import Database
 OSM_ENV = "CITYLINK_DEMO_OSM"
 OSM_RELATIVE = Path("data") / "helsinki.osm.pbf"
 HOST = "127.0.0.1"
-SENDING_AGENCIES = ("police", "fire", "disaster", "welfare")
+SENDING_AGENCIES = ("police", "fire", "disaster", "welfare", "justice")
 VIEW_INTERVAL_S = 1.0
 PLATE_READS_INTERVAL_S = 15.0  # the demo's LPR cameras send a batch of reads this often
 UNIT_REPORT_INTERVAL_S = 60.0  # the demo units' trackers report this often (well inside the 10-minute staleness)
+WALK_STEP_S = 4.0  # the demo's safe-return walkers send a position this often
 SETTLE_S = 0.5  # after the last event: let the services and the live feed catch up before the last view
 DEMO_SOURCE_SUFFIX = "+demo:helsinki.json"
 OSM_ATTRIBUTION = "© OpenStreetMap contributors, ODbL"
@@ -208,6 +210,7 @@ class _Player:
         self._live = live
         self._config = config
         self._plates = PlateTraffic(config, seed=seed)
+        self._walks = Walks(config, seed=seed)
 
     def play(self, scenario: Scenario, *, interval_s: float, duration_s: float, server: DemoServer) -> str:
         """Until the duration is up, Ctrl-C or the server dies; returns why it stopped."""
@@ -216,6 +219,7 @@ class _Player:
         next_post = next_view = started
         next_report = started + UNIT_REPORT_INTERVAL_S
         next_reads = started + 2.0  # soon, so that even a short demo shows plate reads
+        next_walk = started + 1.0
         try:
             while True:
                 now = time.monotonic()
@@ -229,6 +233,9 @@ class _Player:
                 if now >= next_reads:
                     self.send_plate_reads()
                     next_reads = now + PLATE_READS_INTERVAL_S
+                if now >= next_walk:
+                    self._walks.step(self._client, self._keys["welfare"], datetime.now(UTC))
+                    next_walk = now + WALK_STEP_S
                 if now >= next_post:
                     self.send(scenario.next(datetime.now(UTC)))
                     next_post = max(next_post + interval_s, now)  # fall behind rather than burst
@@ -236,7 +243,8 @@ class _Player:
                     self._board.status = _status_line(now - started, duration_s)
                     self.refresh()
                     next_view = now + VIEW_INTERVAL_S
-                time.sleep(max(0.0, min(next_post, next_view, next_report, next_reads, deadline) - time.monotonic()))
+                time.sleep(max(0.0, min(next_post, next_view, next_report, next_reads, next_walk, deadline)
+                               - time.monotonic()))
         except KeyboardInterrupt:
             return "Ctrl-C"
 
@@ -281,6 +289,7 @@ class _Player:
             for post in scenario.wind_down(datetime.now(UTC)):
                 self.send(post)
             self.stop_wanted_vehicles()
+            self._walks.finish(self._client, self._keys["welfare"], datetime.now(UTC))
             time.sleep(SETTLE_S)
         except KeyboardInterrupt:
             self._board.status = "interrupted while ending incidents"

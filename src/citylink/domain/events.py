@@ -104,7 +104,7 @@ class Event(_Frozen):
 
     @cached_property
     def incident_id(self) -> str:
-        return str(uuid.uuid5(_EVENT_NAMESPACE, self.incident_key))
+        return incident_id_of(self.incident_key)
 
     def item(self, key: str) -> str | None:
         for item in self.items:
@@ -115,3 +115,8 @@ class Event(_Frozen):
 
 def incident_key(city: str, code: str, occurrence: str) -> str:
     return f"{city}|{code}|{occurrence}"
+
+
+def incident_id_of(key: str) -> str:
+    """The incident id of an incident key: the same in every process, before the incident exists."""
+    return str(uuid.uuid5(_EVENT_NAMESPACE, key))

@@ -38,6 +38,7 @@ from citylink.runtime.intake import Intake
 from citylink.runtime.notifier import Notifier
 from citylink.runtime.plate_reads import PlateReads
 from citylink.runtime.routing_plans import RoutingPlans
+from citylink.runtime.safe_return import SafeReturn
 from citylink.runtime.stream import StreamHub, StreamMessage
 from citylink.runtime.video_access import Decision, VideoAccess, VideoAuthRequest
 from citylink.runtime.views import grant_view
@@ -94,6 +95,8 @@ class Platform:
         self.intake = Intake(db, bus=bus, hub=self.feed, registry=registry, clock=clock)
         self.plate_reads = PlateReads(db, settings=settings.lpr, submit=self.submit, clock=clock,
                                       city=settings.city_code)
+        self.safe_return = SafeReturn(db, settings=settings.safe_return, submit=self.submit, clock=clock,
+                                      city=settings.city_code, routing=self.routing)
         self.mqtt = (MqttIntake(settings.mqtt, db=db, submit=self.submit, take_reads=self.plate_reads.take, clock=clock)
                      if settings.mqtt.url else None)
         self.executor = Executor(settings=settings, index=index, signer=signer, registry=registry, clock=clock)
@@ -173,6 +176,7 @@ class Platform:
         if self.works:
             await self.notifier.start()
             self.plate_reads.start_retention()
+            self.safe_return.start()
             routing = self.routing()
             if routing is not None:  # the first 119 or 112 call should not wait for the road network's import
                 self._warm_up = asyncio.get_running_loop().run_in_executor(None, routing.warm_up)
@@ -190,6 +194,7 @@ class Platform:
                 await self._relay
             self._relay = None
         await self.plate_reads.stop()
+        await self.safe_return.stop()
         await self.intake.stop()
         await self.bus.stop()
         for unsubscribe in self._unsubscribe:

@@ -11,6 +11,7 @@ from citylink.services.dispatch_112 import Dispatch112
 from citylink.services.dispatch_119 import Dispatch119
 from citylink.services.emergency_video_112 import EmergencyVideo112
 from citylink.services.route_plans import RoutePlans
+from citylink.services.safe_return import SafeReturnHome
 from citylink.services.vulnerable_sos import VulnerableSos
 from citylink.services.wanted_vehicle import WantedVehicle
 from citylink.settings import Settings
@@ -41,6 +42,7 @@ def default_registry(settings: Settings) -> Registry:
         Disaster(default_radius_m=settings.selection.disaster_radius_m),
         VulnerableSos(),
         WantedVehicle(),
+        SafeReturnHome(),
         AnkletLinkage(lawful_triggers=settings.services.anklet_triggers, agency=settings.services.anklet_agency),
         RoutePlans(report_needs_cordon=emergency_video.eligible),
     ])

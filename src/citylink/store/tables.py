@@ -288,3 +288,31 @@ class PlateReadRow(Base):
     image_url: Mapped[str | None] = mapped_column(Text)
     hit_entry_id: Mapped[str | None] = mapped_column(String(36))
     hit_sent: Mapped[bool] = mapped_column(Boolean, default=False)  # its wanted-vehicle event is in intake
+
+
+class TripRow(Base):
+    """A safe-return trip (domain/trips.py). due_at is indexed: the overdue check survives restarts."""
+
+    __tablename__ = "trips"
+    __table_args__ = (Index("ix_trips_state_due", "state", "due_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    city: Mapped[str] = mapped_column(String(64))
+    person_ref: Mapped[str] = mapped_column(String(128))
+    guardian_contact: Mapped[str] = mapped_column(String(64))
+    origin_lon: Mapped[float] = mapped_column(Float)
+    origin_lat: Mapped[float] = mapped_column(Float)
+    dest_lon: Mapped[float] = mapped_column(Float)
+    dest_lat: Mapped[float] = mapped_column(Float)
+    path: Mapped[list[Any]]
+    expected_arrival: Mapped[datetime]
+    grace_s: Mapped[float] = mapped_column(Float)
+    corridor_m: Mapped[float] = mapped_column(Float)
+    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    alert: Mapped[str | None] = mapped_column(String(16))
+    last_lon: Mapped[float | None] = mapped_column(Float)
+    last_lat: Mapped[float | None] = mapped_column(Float)
+    last_at: Mapped[datetime | None]
+    registered_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
