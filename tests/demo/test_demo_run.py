@@ -18,7 +18,16 @@ from citylink.demo import load_config
 from citylink.demo.runner import run_demo
 from citylink.settings import Settings
 from citylink.store.database import Database
-from citylink.store.tables import CameraRow, GrantRow, IncidentRow, PlanRow, PlateReadRow, TripRow, UnitRow
+from citylink.store.tables import (
+    CameraRow,
+    GrantRow,
+    IncidentRow,
+    PlanRow,
+    PlateReadRow,
+    TripRow,
+    UnitRow,
+    ViolationRow,
+)
 
 HELSINKI_PBF = Path(__file__).resolve().parents[2] / "data" / "helsinki.osm.pbf"
 
@@ -57,6 +66,7 @@ def store_facts(data_dir: Path) -> dict[str, Any]:
             "units": count(table=UnitRow),
             "reads": count(table=PlateReadRow),
             "trips": count(table=TripRow),
+            "violations": set(session.scalars(select(ViolationRow.plate_text))),
             "plans": {(code, row.kind): row.plan for code, row in
                       session.execute(select(IncidentRow.code, PlanRow).join(PlanRow))},
         }
@@ -91,6 +101,7 @@ def test_demo_runs_against_the_real_api_and_stops_cleanly(tmp_path: Path) -> Non
     assert facts["plans"][("112UC001", "cordon")]["exits"]
     assert facts["reads"] > 0  # the demo's LPR cameras sent plate reads (the stolen car's hits are chance)
     assert facts["trips"] > 0  # safe-return walkers registered their walks
+    assert "OLD503" not in facts["violations"]  # the exempt car is never fined (the others are, when read)
     plans_seen = re.search(r"(\d+) route plans \(dispatch plans and cordons\)", output)
     assert plans_seen is not None and int(plans_seen.group(1)) >= 2
 

@@ -20,6 +20,7 @@ from citylink.api.routes import (
     board,
     cameras,
     dead_letters,
+    emission_zones,
     events,
     grants,
     incidents,
@@ -44,7 +45,7 @@ API_PREFIX = "/api/v1"
 ROUTERS: tuple[APIRouter, ...] = (events.router, incidents.router, cameras.router, grants.router, video.router,
                                   stream.router, agencies.router, audit.router, session.router, board.router,
                                   responder.router, dead_letters.router, routing.router, units.router, traffic.router,
-                                  lpr.router, trips.router)
+                                  lpr.router, trips.router, emission_zones.router)
 
 
 def create_app(settings: Settings, *, platform_factory: Callable[[Settings], Platform] = Platform.open) -> FastAPI:

@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from shapely.geometry import Polygon
 
 from citylink.domain.catalogue import CATALOGUE, Grade
+from citylink.domain.emission_zones import DAYS
 from citylink.domain.events import Area, Detail, Event, Item, Location, Sender, Status
 from citylink.domain.units import UnitKind, UnitState
 from citylink.domain.watchlist import WatchCategory
@@ -188,3 +189,30 @@ class TripSos(_In):
 
 class TripArrival(_In):
     time: AwareDatetime
+
+
+class ZoneIn(_In):
+    """A low-emission zone: where, on which days and between which local times restricted vehicles may not drive."""
+
+    name: str = Field(min_length=1, max_length=128)
+    area: Area = Field(description="GeoJSON Polygon (the outer ring is used)")
+    days: list[str] = Field(min_length=1, max_length=7, description="mon … sun")
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM local time")
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                     description="HH:MM local; before start: overnight; equal to start: all day")
+
+    @field_validator("days")
+    @classmethod
+    def _known_days(cls, days: list[str]) -> list[str]:
+        unknown = [d for d in days if d not in DAYS]
+        if unknown:
+            raise ValueError(f"unknown days {unknown}; use {', '.join(DAYS)}")
+        return days
+
+    @field_validator("area")
+    @classmethod
+    def _valid_ring(cls, area: Area) -> Area:
+        ring = area.coordinates[0]
+        if len(ring) < 4 or not Polygon(ring).is_valid:
+            raise ValueError("the outer ring must be a closed, non-self-intersecting ring of at least 4 positions")
+        return area

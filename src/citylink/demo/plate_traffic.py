@@ -1,5 +1,6 @@
-"""The demo's licence-plate traffic: made-up reads from made-up LPR cameras at the demo's places, and one
-made-up stolen car on the police watch list that turns up now and then. No real plate is used."""
+"""The demo's licence-plate traffic: made-up reads from made-up LPR cameras at the demo's places, one made-up
+stolen car on the police watch list and three made-up old cars barred from the low-emission zone (one of them
+exempt) that turn up now and then. No real plate is used."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from typing import Any
 from citylink.demo import DemoConfig
 
 WATCHED_PLATE = "XYZ-999"  # made up; on the demo's watch list as stolen
+RESTRICTED_PLATES = ("OLD-501", "OLD-502", "OLD-503")  # made up; barred from the demo's low-emission zone
+EXEMPT_PLATE = "OLD-503"  # made up; exempt (retrofitted)
+RESTRICTED_SHARE = 0.5  # batches in which a restricted car passes a camera
 READS_PER_BATCH = 20
 WATCHED_SHARE = 0.3  # batches in which the stolen car passes a camera
 
@@ -24,11 +28,20 @@ class PlateTraffic:
         return {"category": "stolen", "reason": "demo: made-up stolen car",
                 "expires_at": (now + timedelta(days=1)).isoformat()}
 
+    def zone(self, bbox: tuple[float, float, float, float]) -> dict[str, Any]:
+        """The demo's low-emission zone: the whole demo area, every day, all day."""
+        w, s, e, n = bbox
+        return {"name": "Demo low-emission zone (made up)", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                "start": "00:00", "end": "00:00",
+                "area": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}}
+
     def batch(self, now: datetime) -> list[dict[str, Any]]:
         """A batch of reads from the last seconds, the stolen car in some of them."""
         plates = [self._plate() for _ in range(READS_PER_BATCH)]
         if self._rng.random() < WATCHED_SHARE:
             plates[self._rng.randrange(READS_PER_BATCH)] = WATCHED_PLATE
+        if self._rng.random() < RESTRICTED_SHARE:
+            plates[self._rng.randrange(READS_PER_BATCH)] = self._rng.choice(RESTRICTED_PLATES)
         reads = []
         for n, plate in enumerate(plates):
             index = self._rng.randrange(len(self._places))

@@ -32,7 +32,7 @@ from citylink.adapters.camera_import import CameraImportError, read_cameras
 from citylink.api.app import create_app
 from citylink.demo import CameraConfig, DemoConfig, load_config
 from citylink.demo.console import Board, StreamFeed, fetch_incidents
-from citylink.demo.plate_traffic import WATCHED_PLATE, PlateTraffic
+from citylink.demo.plate_traffic import EXEMPT_PLATE, RESTRICTED_PLATES, WATCHED_PLATE, PlateTraffic
 from citylink.demo.scenario import Post, Scenario
 from citylink.demo.walks import Walks
 from citylink.domain.audit import AuditAction, AuditEntry
@@ -381,14 +381,27 @@ def _register_units(server: DemoServer, config: DemoConfig, keys: dict[str, str]
                                         "state": "available", "location": {"lon": lon, "lat": lat}})
             if response.status_code not in (200, 201):
                 raise DemoError(f"registering unit {unit.id} failed: HTTP {response.status_code} {response.text}")
-        watched = client.put(f"/api/v1/lpr/watch-list/{WATCHED_PLATE}", headers=_auth(keys, "police"),
-                             json=PlateTraffic(config, seed=0).watch_entry(datetime.now(UTC)))
-        if watched.status_code not in (200, 201):
-            raise DemoError(f"the demo's watch-list entry failed: HTTP {watched.status_code} {watched.text}")
+        traffic = PlateTraffic(config, seed=0)
+        box = config.bbox
+        centre = {**_auth(keys, "centre"), "content-type": "text/csv"}
+        for what, response in (
+                ("watch-list entry", client.put(f"/api/v1/lpr/watch-list/{WATCHED_PLATE}",
+                                                headers=_auth(keys, "police"),
+                                                json=traffic.watch_entry(datetime.now(UTC)))),
+                ("low-emission zone", client.put("/api/v1/lez/zones/demo", headers=_auth(keys, "centre"),
+                                                 json=traffic.zone((box.min_lon, box.min_lat, box.max_lon,
+                                                                    box.max_lat)))),
+                ("restricted list", client.post("/api/v1/lez/restricted", headers=centre, content=(
+                    "plate,grade\n" + "".join(f"{p},5\n" for p in RESTRICTED_PLATES)).encode())),
+                ("exemption list", client.post("/api/v1/lez/exemptions", headers=centre,
+                                               content=f"plate,reason\n{EXEMPT_PLATE},retrofitted\n".encode()))):
+            if response.status_code not in (200, 201):
+                raise DemoError(f"the demo's {what} failed: HTTP {response.status_code} {response.text}")
     console.print(f"[green]✓[/] {len(tracked)} units registered (made up, see citylink/demo/helsinki.json); "
                   "119 calls get a dispatch plan by road, 112 reports a 3-minute escape cordon")
-    console.print("[green]✓[/] one made-up stolen car on the police watch list; the demo's LPR cameras send "
-                  f"plate reads every {PLATE_READS_INTERVAL_S:g} s, and a hit opens a wanted-vehicle incident")
+    console.print("[green]✓[/] one made-up stolen car on the police watch list and three made-up old cars barred "
+                  "from a low-emission zone over the demo area; the demo's LPR cameras send plate reads every "
+                  f"{PLATE_READS_INTERVAL_S:g} s: a hit opens a wanted-vehicle incident, a barred car a violation")
 
 
 def report_unit_positions(client: httpx.Client, config: DemoConfig, keys: dict[str, str]) -> None:

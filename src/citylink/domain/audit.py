@@ -34,6 +34,7 @@ class AuditAction(StrEnum):
     TRAFFIC_CHANGED = "traffic.changed"
     WATCHLIST_CHANGED = "watchlist.changed"
     PLATE_SEARCH = "plate.search"
+    LEZ_CHANGED = "lez.changed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,16 +14,20 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
 
 from citylink.domain.catalogue import CATALOGUE
 from citylink.domain.devices import device_occurrence
+from citylink.domain.emission_zones import Zone
 from citylink.domain.events import Event, Item, Location, Sender, Status
 from citylink.domain.watchlist import PlateRead, WatchEntry, WatchList
 from citylink.runtime.clock import Clock
+from citylink.runtime.emission_zones import LowEmissionZones
 from citylink.runtime.intake import IntakeRejected, Submit
 from citylink.settings import LprSettings
-from citylink.store import lpr_repo
+from citylink.store import lez_repo, lpr_repo
 from citylink.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -40,8 +44,10 @@ class ReadsTaken:
 
 
 class PlateReads:
-    def __init__(self, db: Database, *, settings: LprSettings, submit: Submit, clock: Clock, city: str) -> None:
+    def __init__(self, db: Database, *, settings: LprSettings, submit: Submit, clock: Clock, city: str,
+                 zones: LowEmissionZones) -> None:
         self._db = db
+        self.zones = zones
         self._settings = settings
         self._submit = submit
         self._clock = clock
@@ -53,6 +59,13 @@ class PlateReads:
         """Read the watch list again (at start, and when it changed in this or another process)."""
         self.watch = WatchList(self._db.read_sync(lpr_repo.entries))
 
+    def _store(self, session: Session, matched: list[tuple[PlateRead, WatchEntry | None]],
+               violations: list[tuple[PlateRead, Zone, str]], now: datetime) -> set[str]:
+        unsent = lpr_repo.add_reads(session, [(r, e.id if e else None) for r, e in matched],
+                                    low_confidence=self._settings.low_confidence, now=now)
+        lez_repo.record_violations(session, violations)
+        return unsent
+
     async def take(self, reads: Sequence[PlateRead], *, received_by: str) -> ReadsTaken:
         """Store the reads, then send each new hit to intake. Raises when the store fails (nothing is lost:
         the caller answers with an error, and the sender sends again)."""
@@ -60,8 +73,8 @@ class PlateReads:
         matched = [(read, self.watch.match(read.plate, read.time)) for read in reads]
         # Reads commit like derived effects (without waiting for the disk, docs/decisions.md): what must survive
         # a power cut is the hit, and a hit becomes an event through intake, which does wait for the disk.
-        unsent = await self._db.write_derived(lambda s: lpr_repo.add_reads(
-            s, [(r, e.id if e else None) for r, e in matched], low_confidence=self._settings.low_confidence, now=now))
+        violations = self.zones.candidates(reads)
+        unsent = await self._db.write_derived(lambda s: self._store(s, matched, violations, now))
         taken = ReadsTaken(reads=len({r.id for r in reads}))
         by_entry: dict[str, list[tuple[PlateRead, WatchEntry]]] = {}
         for read, entry in matched:

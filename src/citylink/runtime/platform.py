@@ -32,6 +32,7 @@ from citylink.domain.events import Event
 from citylink.geo.basemap import Basemap, load_basemap
 from citylink.geo.camera_index import CameraIndex
 from citylink.runtime.clock import Clock, utc_now
+from citylink.runtime.emission_zones import LowEmissionZones
 from citylink.runtime.executor import Applied, Executor
 from citylink.runtime.incident_plans import IncidentPlanner, PlannedRoutes
 from citylink.runtime.intake import Intake
@@ -94,7 +95,8 @@ class Platform:
         self.feed: Feed = self._broker_feed or self.hub
         self.intake = Intake(db, bus=bus, hub=self.feed, registry=registry, clock=clock)
         self.plate_reads = PlateReads(db, settings=settings.lpr, submit=self.submit, clock=clock,
-                                      city=settings.city_code)
+                                      city=settings.city_code,
+                                      zones=LowEmissionZones(db, timezone=settings.timezone))
         self.safe_return = SafeReturn(db, settings=settings.safe_return, submit=self.submit, clock=clock,
                                       city=settings.city_code, routing=self.routing)
         self.mqtt = (MqttIntake(settings.mqtt, db=db, submit=self.submit, take_reads=self.plate_reads.take, clock=clock)
@@ -170,6 +172,7 @@ class Platform:
             await self._broker_feed.follow(self._on_feed, shared_state_only=not self.serves_api)
         if self.serves_api:
             await self.run_blocking(self.plate_reads.reload)
+            await self.run_blocking(self.plate_reads.zones.reload)
             await self.intake.start()
             if self.mqtt is not None:
                 await self.mqtt.start()
@@ -240,6 +243,8 @@ class Platform:
             self._routing.apply_traffic()  # another process took a traffic report
         elif item.type == "watchlist.changed" and self.serves_api:
             self.plate_reads.reload()  # reads are matched where they come in
+        elif item.type == "lez.changed" and self.serves_api:
+            self.plate_reads.zones.reload()
 
     def _apply_camera_change(self, data: dict[str, Any]) -> None:
         """Another process changed cameras: keep this process's index (used for selection) the same."""
@@ -375,6 +380,11 @@ class Platform:
         """The watch list changed here: match against the new one at once, and tell the other API processes."""
         await self.run_blocking(self.plate_reads.reload)
         self.feed.publish("watchlist.changed", {}, audience=frozenset({self.settings.lpr.watch_agency}))
+
+    async def emission_zones_changed(self) -> None:
+        """Zones or vehicle lists changed here: enforce the new ones at once, and tell the other API processes."""
+        await self.run_blocking(self.plate_reads.zones.reload)
+        self.feed.publish("lez.changed", {})
 
     def basemap(self) -> Basemap | None:
         """The base map drawn from settings.basemap_path, read once (about half a second for a city centre)."""

@@ -316,3 +316,51 @@ class TripRow(Base):
     registered_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class EmissionZoneRow(Base):
+    __tablename__ = "emission_zones"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    area: Mapped[dict[str, Any]]  # GeoJSON Polygon
+    days: Mapped[list[Any]]  # weekday numbers, 0 = Monday
+    start: Mapped[str] = mapped_column(String(5))  # HH:MM local
+    end: Mapped[str] = mapped_column(String(5))
+    updated_at: Mapped[datetime]
+
+
+class RestrictedVehicleRow(Base):
+    """A vehicle barred from low-emission zones (e.g. emission grade 5), imported from CSV."""
+
+    __tablename__ = "lez_restricted"
+    plate_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    plate_text: Mapped[str] = mapped_column(String(32))
+    grade: Mapped[str] = mapped_column(String(16))
+
+
+class ExemptVehicleRow(Base):
+    """A restricted vehicle allowed anyway (retrofitted, disabled driver, emergency vehicle), imported from CSV."""
+
+    __tablename__ = "lez_exempt"
+    plate_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    plate_text: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(128))
+
+
+class ViolationRow(Base):
+    """A low-emission-zone violation with its evidence: at most one per vehicle, zone and local day."""
+
+    __tablename__ = "lez_violations"
+    __table_args__ = (UniqueConstraint("zone_id", "plate_key", "day"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    zone_id: Mapped[str] = mapped_column(String(64))
+    plate_key: Mapped[str] = mapped_column(String(32))
+    plate_text: Mapped[str] = mapped_column(String(32))
+    grade: Mapped[str] = mapped_column(String(16))
+    day: Mapped[str] = mapped_column(String(10), index=True)
+    time: Mapped[datetime]
+    camera_id: Mapped[str] = mapped_column(String(128))
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    image_url: Mapped[str | None] = mapped_column(Text)
+    read_id: Mapped[str] = mapped_column(String(36))
