@@ -66,23 +66,21 @@ def exempt_keys(session: Session) -> set[str]:
 
 def import_restricted(session: Session, vehicles: Sequence[tuple[Plate, str]]) -> None:
     """Add or update (by plate) in chunks; a list of millions goes in with a few hundred statements."""
-    insert = _insert(session)
-    for i in range(0, len(vehicles), IMPORT_CHUNK):
-        rows = [{"plate_key": p.key, "plate_text": p.text, "grade": g} for p, g in vehicles[i:i + IMPORT_CHUNK]]
-        statement = insert(_RESTRICTED)
-        session.connection().execute(statement.on_conflict_do_update(
-            index_elements=["plate_key"], set_={"plate_text": statement.excluded.plate_text,
-                                                "grade": statement.excluded.grade}), rows)
+    _upsert(session, _RESTRICTED, "grade", vehicles)
 
 
 def import_exempt(session: Session, vehicles: Sequence[tuple[Plate, str]]) -> None:
+    _upsert(session, _EXEMPT, "reason", vehicles)
+
+
+def _upsert(session: Session, table: Any, column: str, vehicles: Sequence[tuple[Plate, str]]) -> None:
     insert = _insert(session)
-    rows = [{"plate_key": p.key, "plate_text": p.text, "reason": r} for p, r in vehicles]
-    if rows:
-        statement = insert(_EXEMPT)
+    for i in range(0, len(vehicles), IMPORT_CHUNK):
+        rows = [{"plate_key": p.key, "plate_text": p.text, column: v} for p, v in vehicles[i:i + IMPORT_CHUNK]]
+        statement = insert(table)
         session.connection().execute(statement.on_conflict_do_update(
             index_elements=["plate_key"], set_={"plate_text": statement.excluded.plate_text,
-                                                "reason": statement.excluded.reason}), rows)
+                                                column: statement.excluded[column]}), rows)
 
 
 def record_violations(session: Session, candidates: Sequence[tuple[PlateRead, Zone, str]]) -> None:

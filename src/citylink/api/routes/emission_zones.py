@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from citylink.domain.agencies import Principal
 from citylink.domain.audit import AuditAction, AuditEntry
 from citylink.domain.emission_zones import DAYS
 from citylink.domain.plates import Plate, UnreadablePlate, parse_plate
+from citylink.runtime.platform import Platform
 from citylink.store import audit_repo, lez_repo
 from citylink.store.tables import EmissionZoneRow, ViolationRow
 
@@ -112,36 +114,33 @@ async def _csv_rows(request: Request, second: str) -> tuple[list[tuple[Plate, st
     return list(good.values()), rejected
 
 
+async def _import(request: Request, platform: Platform, principal: Principal, *, column: str, subject: str,
+                  save: Callable[[Session, list[tuple[Plate, str]]], None]) -> dict[str, Any]:
+    _staff(principal, f"import the {subject} list")
+    vehicles, rejected = await _csv_rows(request, column)
+    now = platform.clock()
+
+    def write(session: Session) -> None:
+        save(session, vehicles)
+        _audit(session, principal, f"lez:{subject}", {"imported": len(vehicles), "rejected": len(rejected)}, now)
+
+    await platform.db.write(write)
+    await platform.emission_zones_changed()
+    return {"imported": len(vehicles), "rejected": rejected[:1000], "rejected_count": len(rejected)}
+
+
 @router.post("/lez/restricted")
 async def import_restricted(request: Request, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     """The restricted vehicles as CSV (`plate,grade`), added to or updated in the list."""
-    _staff(principal, "import the restricted-vehicle list")
-    vehicles, rejected = await _csv_rows(request, "grade")
-    now = platform.clock()
-
-    def save(session: Session) -> None:
-        lez_repo.import_restricted(session, vehicles)
-        _audit(session, principal, "lez:restricted", {"imported": len(vehicles), "rejected": len(rejected)}, now)
-
-    await platform.db.write(save)
-    await platform.emission_zones_changed()
-    return {"imported": len(vehicles), "rejected": rejected[:1000], "rejected_count": len(rejected)}
+    return await _import(request, platform, principal, column="grade", subject="restricted",
+                         save=lez_repo.import_restricted)
 
 
 @router.post("/lez/exemptions")
 async def import_exemptions(request: Request, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     """The exempt vehicles as CSV (`plate,reason`: retrofitted, disabled driver, emergency vehicle …)."""
-    _staff(principal, "import the exemption list")
-    vehicles, rejected = await _csv_rows(request, "reason")
-    now = platform.clock()
-
-    def save(session: Session) -> None:
-        lez_repo.import_exempt(session, vehicles)
-        _audit(session, principal, "lez:exempt", {"imported": len(vehicles), "rejected": len(rejected)}, now)
-
-    await platform.db.write(save)
-    await platform.emission_zones_changed()
-    return {"imported": len(vehicles), "rejected": rejected[:1000], "rejected_count": len(rejected)}
+    return await _import(request, platform, principal, column="reason", subject="exempt",
+                         save=lez_repo.import_exempt)
 
 
 def _violation(row: ViolationRow) -> dict[str, Any]:
