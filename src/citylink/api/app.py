@@ -29,6 +29,7 @@ from citylink.api.routes import (
     responder,
     routing,
     session,
+    statistics,
     stream,
     traffic,
     trips,
@@ -45,7 +46,8 @@ API_PREFIX = "/api/v1"
 ROUTERS: tuple[APIRouter, ...] = (events.router, incidents.router, cameras.router, grants.router, video.router,
                                   stream.router, agencies.router, audit.router, session.router, board.router,
                                   responder.router, dead_letters.router, routing.router, units.router, traffic.router,
-                                  lpr.router, trips.router, emission_zones.router)
+                                  lpr.router, trips.router, emission_zones.router,
+                                  statistics.router)
 
 
 def create_app(settings: Settings, *, platform_factory: Callable[[Settings], Platform] = Platform.open) -> FastAPI:

@@ -36,6 +36,12 @@ async def board() -> FileResponse:
     return FileResponse(STATIC_DIR / "board.html", headers=_NO_CACHE)
 
 
+@router.get("/stats")
+async def stats() -> FileResponse:
+    """Service usage drawn (its data comes from /api/v1/statistics/services, with the board's login)."""
+    return FileResponse(STATIC_DIR / "stats.html", headers=_NO_CACHE)
+
+
 @router.get("/view/{token}")
 async def responder_view(token: str, request: Request, platform: PlatformDep) -> FileResponse:
     """The responder's page; opening it is audited (its data comes from /api/v1/view/{token})."""
