@@ -10,7 +10,6 @@ Plates are personal data: they go in the PLATE item (masked in the stream) and n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from citylink.domain.watchlist import PlateRead, WatchEntry, WatchList
 from citylink.runtime.clock import Clock
 from citylink.runtime.emission_zones import LowEmissionZones
 from citylink.runtime.intake import IntakeRejected, Submit
+from citylink.runtime.periodic import Periodic
 from citylink.settings import LprSettings
 from citylink.store import lez_repo, lpr_repo
 from citylink.store.database import Database
@@ -53,7 +53,7 @@ class PlateReads:
         self._clock = clock
         self._city = city
         self.watch = WatchList()
-        self._retention: asyncio.Task[None] | None = None
+        self.retention = Periodic("plate-read retention", RETENTION_PERIOD_S, self._purge_logged)
 
     def reload(self) -> None:
         """Read the watch list again (at start, and when it changed in this or another process)."""
@@ -126,22 +126,7 @@ class PlateReads:
         before = self._clock() - timedelta(hours=self._settings.unmatched_retention_h)
         return await self._db.write(lambda s: lpr_repo.purge_unmatched(s, before=before))
 
-    def start_retention(self) -> None:
-        self._retention = asyncio.create_task(self._retain_forever(), name="lpr-retention")
-
-    async def stop(self) -> None:
-        if self._retention is not None:
-            self._retention.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._retention
-            self._retention = None
-
-    async def _retain_forever(self) -> None:
-        while True:
-            try:
-                purged = await self.purge()
-                if purged:
-                    log.info("deleted %d plate reads that hit nothing, past their retention", purged)
-            except Exception as exc:  # the database away: the next round tries again
-                log.warning("plate-read retention failed: %s", exc)
-            await asyncio.sleep(RETENTION_PERIOD_S)
+    async def _purge_logged(self) -> None:
+        purged = await self.purge()
+        if purged:
+            log.info("deleted %d plate reads that hit nothing, past their retention", purged)

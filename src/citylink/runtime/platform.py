@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -37,6 +36,7 @@ from citylink.runtime.executor import Applied, Executor
 from citylink.runtime.incident_plans import IncidentPlanner, PlannedRoutes
 from citylink.runtime.intake import Intake
 from citylink.runtime.notifier import Notifier
+from citylink.runtime.periodic import Periodic
 from citylink.runtime.plate_reads import PlateReads
 from citylink.runtime.routing_plans import RoutingPlans
 from citylink.runtime.safe_return import SafeReturn
@@ -110,7 +110,9 @@ class Platform:
         self.sessions = SessionSigner.load_or_create(settings.data_dir / SESSION_SECRET_FILE,
                                                      ttl=timedelta(seconds=settings.session_ttl_s))
         self._unsubscribe: list[Any] = []
-        self._relay: asyncio.Task[None] | None = None
+        relay_every_s = max(settings.relay_after_s / 3, 0.5)
+        self._relay = Periodic("relay of undispatched events", relay_every_s, self._relay_round,
+                               first_after_s=relay_every_s)
         self._warm_up: asyncio.Future[None] | None = None
         self._basemap: Basemap | None = None
         self._routing: RoutingPlans | None = None
@@ -178,26 +180,22 @@ class Platform:
                 await self.mqtt.start()
         if self.works:
             await self.notifier.start()
-            self.plate_reads.start_retention()
-            self.safe_return.start()
+            self.plate_reads.retention.start()
+            self.safe_return.checker.start()
             routing = self.routing()
             if routing is not None:  # the first 119 or 112 call should not wait for the road network's import
                 self._warm_up = asyncio.get_running_loop().run_in_executor(None, routing.warm_up)
             if self._link is None:
                 await self.relay_undispatched()
             else:
-                self._relay = asyncio.create_task(self._relay_forever(), name="relay")
+                self._relay.start()
 
     async def stop(self) -> None:
         if self.mqtt is not None:  # before intake: its pending submits wait on intake
             await self.mqtt.stop()
-        if self._relay is not None:
-            self._relay.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay
-            self._relay = None
-        await self.plate_reads.stop()
-        await self.safe_return.stop()
+        await self._relay.stop()
+        await self.plate_reads.retention.stop()
+        await self.safe_return.checker.stop()
         await self.intake.stop()
         await self.bus.stop()
         for unsubscribe in self._unsubscribe:
@@ -224,15 +222,8 @@ class Platform:
             log.info("relayed %d events that were stored but not yet handled by their services", len(rows))
         return len(rows)
 
-    async def _relay_forever(self) -> None:
-        period = max(self.settings.relay_after_s / 3, 0.5)
-        while True:
-            await asyncio.sleep(period)
-            try:
-                await self.relay_undispatched(
-                    received_before=self.clock() - timedelta(seconds=self.settings.relay_after_s))
-            except Exception as exc:  # database or broker away: the next round tries again
-                log.warning("relay of undispatched events failed: %s", exc)
+    async def _relay_round(self) -> None:
+        await self.relay_undispatched(received_before=self.clock() - timedelta(seconds=self.settings.relay_after_s))
 
     def _on_feed(self, item: FeedItem) -> None:
         if self.serves_api:

@@ -24,7 +24,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from citylink.domain.catalogue import CATALOGUE
-from citylink.domain.events import Event, Item, Location, Sender, Status
+from citylink.domain.events import Event, Item, Location, Sender, Status, incident_id_of, incident_key
 from citylink.domain.trips import Trip, TripAlert, TripState, position_verdict
 from citylink.geo.corridor import distance_from_path_m
 from citylink.geo.distance import haversine_m
@@ -32,6 +32,7 @@ from citylink.geo.road_profiles import Profile
 from citylink.geo.route_results import NoRoute
 from citylink.runtime.clock import Clock
 from citylink.runtime.intake import Submit
+from citylink.runtime.periodic import Periodic
 from citylink.runtime.routing_plans import RoutingPlans, RoutingUnavailable
 from citylink.settings import SafeReturnSettings
 from citylink.store import trip_repo
@@ -44,6 +45,11 @@ CODE = "POCCP103"
 SENDER_SYSTEM = "SAFE"
 WALKING_ROUTE = "walking route"
 STRAIGHT_LINE = "straight line"
+
+
+def incident_of(row: TripRow) -> str:
+    """The id of the incident the trip's alerts go to (its occurrence number is the trip id)."""
+    return incident_id_of(incident_key(row.city, CODE, row.id))
 
 
 class TripNotWatched(ValueError):
@@ -59,7 +65,7 @@ class SafeReturn:
         self._clock = clock
         self._city = city
         self._routing = routing
-        self._task: asyncio.Task[None] | None = None
+        self.checker = Periodic("safe-return overdue check", settings.check_every_s, self.check_overdue)
 
     # -- registration ------------------------------------------------------------------------------------------
 
@@ -148,24 +154,6 @@ class SafeReturn:
                 await self._alert(row, TripAlert.OVERDUE, _last_or_origin(row), row.due_at)
                 alerted += 1
         return alerted
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._check_forever(), name="safe-return-overdue")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _check_forever(self) -> None:
-        while True:
-            try:
-                await self.check_overdue()
-            except Exception as exc:  # the store away: the next round tries again, the due times are kept
-                log.warning("safe-return overdue check failed: %s", exc)
-            await asyncio.sleep(self.settings.check_every_s)
 
     # -- helpers -----------------------------------------------------------------------------------------------
 

@@ -22,8 +22,12 @@ def to_entry(row: WatchRow) -> WatchEntry:
                       row.reason, row.expires_at, row.added_by, row.added_at)
 
 
+def entry_rows(session: Session) -> list[WatchRow]:
+    return list(session.execute(select(WatchRow).order_by(WatchRow.added_at)).scalars())
+
+
 def entries(session: Session) -> list[WatchEntry]:
-    return [to_entry(r) for r in session.execute(select(WatchRow).order_by(WatchRow.added_at)).scalars()]
+    return [to_entry(r) for r in entry_rows(session)]
 
 
 def entry_by_plate(session: Session, plate_text: str) -> WatchRow | None:

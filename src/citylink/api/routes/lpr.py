@@ -58,8 +58,7 @@ def _read_view(row: PlateReadRow) -> dict[str, Any]:
 @router.get("/lpr/watch-list")
 async def list_watch(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     _watch_agency_only(platform, principal, "read the watch list")
-    rows = await platform.db.read(lambda s: [lpr_repo.entry_by_plate(s, e.plate.text) for e in lpr_repo.entries(s)])
-    return {"entries": [_entry_view(r) for r in rows if r is not None]}
+    return {"entries": [_entry_view(r) for r in await platform.db.read(lpr_repo.entry_rows)]}
 
 
 @router.put("/lpr/watch-list/{plate}")

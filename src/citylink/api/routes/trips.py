@@ -19,10 +19,9 @@ from citylink.api.routes.incidents import load_visible
 from citylink.api.schemas import TripArrival, TripIn, TripPosition, TripSos
 from citylink.domain.actions import GrantVideo, Notify
 from citylink.domain.agencies import Principal
-from citylink.domain.events import incident_id_of, incident_key
 from citylink.domain.trips import TripState
 from citylink.runtime.platform import Platform
-from citylink.runtime.safe_return import CODE, TripNotWatched
+from citylink.runtime.safe_return import TripNotWatched, incident_of
 from citylink.store import trip_repo
 from citylink.store.tables import IncidentRow, TripRow
 
@@ -37,8 +36,8 @@ def trip_view(row: TripRow, *, path_kind: str | None = None) -> dict[str, Any]:
         "corridor_m": row.corridor_m, "path": {"type": "LineString", "coordinates": row.path},
         "last_position": ({"lon": row.last_lon, "lat": row.last_lat, "time": row.last_at.isoformat()}
                           if row.last_at is not None else None),
-        "incident_id": incident_id_of(incident_key(row.city, CODE, row.id))
-        if row.state in (TripState.ALERTED.value, TripState.ARRIVED.value) and row.alert else None,
+        # An alert is what opens the trip's incident.
+        "incident_id": incident_of(row) if row.alert else None,
     }
     if path_kind is not None:
         view["path_kind"] = path_kind
@@ -108,7 +107,7 @@ async def request_escort(trip_id: str, platform: PlatformDep, principal: Princip
     row = await _visible(platform, trip_id, principal)
     if row.state != TripState.ALERTED.value:
         raise Problem(409, "no alert", f"trip {trip_id} is {row.state}: an escort is requested for an alerted walk")
-    incident_id = incident_id_of(incident_key(row.city, CODE, row.id))
+    incident_id = incident_of(row)
     police = platform.settings.safe_return.escort_agency
     where = f"{row.last_lat:.5f}, {row.last_lon:.5f}" if row.last_lon is not None else "its last position"
 
