@@ -1,7 +1,11 @@
-"""Benchmark: MQTT device intake, 1,000 simulated sensors publishing readings at a steady rate, next to a bare
-subscriber on the same broker under the same load.
+"""Benchmark: MQTT device intake, registered environment sensors publishing readings at a steady rate, next to
+a bare subscriber on the same broker under the same load.
 
     python bench/mqtt_intake.py [--rate 2000] [--duration 30] [--warmup 5] [--devices 1000] [--connections 4]
+    python bench/mqtt_intake.py --devices 10000 --rate 1000 --duration 60   # 10,000 sensors every 10 s
+
+Each citylink reading goes the whole way: stored, and every measure stepped through its alarm levels (one
+gauge in 500 reports heavy rain, so the city's rain alarm opens and grows while the load runs).
 
 Needs Mosquitto on 127.0.0.1:1883. Two targets in turn, each fed by its own publisher process on the same
 schedule:
@@ -44,7 +48,7 @@ import uuid
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,14 +56,18 @@ import aiomqtt
 import orjson
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from _load import Summary, ms
+from citylink.store.tables import EventRow, SensorRow
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 HOST, PORT = "127.0.0.1", 1883
 SUSTAINED_SHARE = 0.99
 POLL_S = 0.005
+RAIN_EVERY = 500
 
 console = Console(width=shutil.get_terminal_size((120, 40)).columns)
 
@@ -88,9 +96,13 @@ class TargetRun:
 
 # -- the publisher process ------------------------------------------------------------------------------------
 
-def _reading(at: float, i: int) -> bytes:
+def _reading(at: float, device: int, i: int) -> bytes:
+    # One gauge in RAIN_EVERY reports heavy rain: over the advisory's 60 mm at once, so the alarm path (levels
+    # moving, the city's alarm row locked and updated, events raised) runs under the load, not only storage.
+    rain = 75.0 if device % RAIN_EVERY == 0 else 2.0
     return orjson.dumps({"time": datetime.fromtimestamp(at, UTC).isoformat(),
-                         "values": {"pm10": 20.0 + i % 40, "pm25": 8.0 + i % 15, "temperature_c": -2.5}})
+                         "values": {"pm10": 20.0 + i % 40, "pm25": 8.0 + i % 15, "temperature_c": -2.5,
+                                    "rainfall_mm_3h": rain}})
 
 
 async def _publish(args: argparse.Namespace) -> dict[str, Any]:
@@ -113,7 +125,7 @@ async def _publish(args: argparse.Namespace) -> dict[str, Any]:
         async def send(k: int, at: float) -> None:
             device = k % args.devices
             try:
-                await clients[device % args.connections].publish(topics[device], _reading(at, k), qos=1)
+                await clients[device % args.connections].publish(topics[device], _reading(at, device, k), qos=1)
                 counts["published"] += 1
             except aiomqtt.MqttError:
                 counts["failed"] += 1
@@ -160,10 +172,11 @@ async def _host(args: argparse.Namespace) -> None:
 
     platform = Platform.open(Settings(data_dir=args.data_dir))
     platform.bootstrap()
+    platform.db.write_sync(lambda s: _register_sensors(s, args.devices))
     await platform.start()
     intake = MqttIntake(MqttSettings(url=f"mqtt://{HOST}:{PORT}", topic_prefix=args.prefix,
                                      client_id=args.client_id), db=platform.db, submit=platform.submit,
-                        take_reads=platform.plate_reads.take,
+                        take_reads=platform.plate_reads.take, sensors=platform.environment,
                         clock=platform.clock)
     await intake.start()
     gc.collect()
@@ -176,7 +189,20 @@ async def _host(args: argparse.Namespace) -> None:
     await stop.wait()
     await intake.stop()
     await platform.stop()
-    args.out.write_text(json.dumps(dataclasses.asdict(intake.stats)))
+    alarms = platform.db.read_sync(lambda s: s.scalar(select(func.count()).select_from(EventRow).where(
+        EventRow.code == "WESEN110")))
+    args.out.write_text(json.dumps({**dataclasses.asdict(intake.stats), "alarm_events": alarms}))
+
+
+def _register_sensors(session: Session, devices: int) -> None:
+    """The sensors the publisher reports for, spread over central Helsinki, every one reporting each
+    devices / rate seconds."""
+    now = datetime.now(UTC)
+    for d in range(devices):
+        session.add(SensorRow(id=f"S-{d:04d}", city="helsinki", name=f"sensor {d}", agency="centre",
+                              lon=24.90 + (d % 100) * 0.001, lat=60.15 + (d // 100) * 0.0005, interval_s=3600,
+                              last_seen_at=None, last_values={}, silent_after=now + timedelta(hours=2),
+                              down_occurrence=None, created_at=now, updated_at=now))
 
 
 def _process_cpu_s(pid: int) -> float:
@@ -220,6 +246,7 @@ def run_citylink(tmp: Path, options: Options, run: str) -> TargetRun:
     data_dir, ready, stats_out = tmp / "citylink", tmp / "citylink.ready", tmp / "citylink-stats.json"
     log = (tmp / "citylink.log").open("wb")
     host = subprocess.Popen([sys.executable, str(BENCH / "mqtt_intake.py"), "host", "--data-dir", str(data_dir),
+                             "--devices", str(options.devices),
                              "--prefix", prefix, "--client-id", client_id, "--ready", str(ready), "--out",
                              str(stats_out)], stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     try:
@@ -381,6 +408,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     publish.add_argument("--out", type=Path, required=True)
     host = commands.add_parser("host", help="(internal) the citylink process")
     host.add_argument("--data-dir", type=Path, required=True)
+    host.add_argument("--devices", type=int, required=True)
     host.add_argument("--prefix", required=True)
     host.add_argument("--client-id", required=True)
     host.add_argument("--ready", type=Path, required=True)

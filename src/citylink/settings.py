@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from citylink.domain.environment import KOREAN_MEASURES, Measure
 
 DEFAULT_VIOLENT_CRIMES = (
     "murder", "robbery", "theft", "pickpocketing", "kidnapping", "confinement", "sexual_violence",
@@ -53,7 +55,7 @@ class ServiceSettings(_Section):
                                description="the justice ministry's tracking centre, which receives anklet video")
     personal_item_keys: tuple[str, ...] = Field(
         default=("PERSON_NAME", "PERSON_REF", "GUARDIAN_NAME", "GUARDIAN_PHONE", "PHONE", "PLATE", "VEHICLE_NO",
-                 "SUBJECT_REF"),
+                 "SUBJECT_REF", "CALLER_PHONE", "STATUS_USER_NAME"),
         description="event item keys that carry personal data: kept in the store, masked in logs and the stream",
     )
 
@@ -104,6 +106,103 @@ class SafeReturnSettings(_Section):
                                description="who an operator's escort request goes to")
 
 
+class EnvironmentSettings(_Section):
+    measures: tuple[Measure, ...] = Field(
+        default=KOREAN_MEASURES, description="alarm levels per measure (hysteresis and minimum durations); "
+        "default: Korea's air-pollution alerts and the KMA's heat and heavy-rain advisories")
+    down_after_intervals: float = Field(default=2.0, ge=1, le=100, description="a sensor silent for this many of "
+                                        "its reporting intervals is down (one late report is not)")
+    check_every_s: float = Field(default=10.0, gt=0, le=600,
+                                 description="how often workers look for silent sensors and unsent alarms")
+    agency: str = Field(default="disaster", min_length=1, max_length=64,
+                        description="who is told of environment alarms and gets video of the cameras near them")
+    reading_retention_h: float = Field(default=72.0, gt=0, le=24 * 366,
+                                       description="device readings (sensor values, positions) older than this "
+                                       "are deleted")
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> EnvironmentSettings:
+        names = [m.name for m in self.measures]
+        if len(set(names)) != len(names):
+            raise ValueError("each measure may be configured once")
+        return self
+
+    def measure(self, name: str) -> Measure | None:
+        return next((m for m in self.measures if m.name == name), None)
+
+
+class LinkPartner(_Section):
+    """A system citylink sends events to over the linkage protocol: a 112 or 119 linkage server, a neighbouring
+    city's platform, a data hub. Which events go is configuration: codes, grade, area."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$", description="a slug naming the partner")
+    url: str = Field(pattern=r"^https?://", description="its base URL: citylink POSTs to {url}/api/getAuth.json "
+                     "and {url}/linkHttp/recvEvent.json")
+    city_code: str = Field(min_length=1, max_length=64, description="its city code (rcvCd); events whose rcvCd "
+                           "names it are forwarded to it")
+    api_key: SecretStr = Field(description="the key it gave citylink (getAuth body.apiKey)")
+    passphrase: SecretStr | None = Field(default=None, description="ARIA passphrase: when set, bodies go "
+                                         "encrypted (encAt Y)")
+    codes: tuple[str, ...] = Field(default=(), description="event codes to send; empty: every code")
+    urgent_only: bool = Field(default=False, description="send only grade 10 (urgent) events")
+    area: tuple[float, float, float, float] | None = Field(
+        default=None, description="send only events inside this box: min lon, min lat, max lon, max lat")
+
+
+class LinkageSettings(_Section):
+    system_code: str = Field(default="IPC", min_length=1, max_length=16,
+                             description="citylink's system code (sysCd) in messages it sends")
+    session_ttl_s: int = Field(default=3600, ge=60, le=86_400,
+                               description="how long a linkage session key (getAuth) is valid")
+    passphrases: dict[str, SecretStr] = Field(
+        default_factory=dict, description="ARIA passphrase of encrypted messages, by sending agency (the one whose "
+        "API key authenticated); '*' for every agency without its own")
+    body_encoding: Literal["base64", "hex"] = Field(
+        default="base64", description="how an encrypted body is written as JSON text (unverified in the spec)")
+    partners: tuple[LinkPartner, ...] = ()
+    retry_base_s: float = Field(default=2.0, gt=0, le=600, description="first wait after a failed delivery; "
+                                "doubles each failure")
+    retry_max_s: float = Field(default=300.0, gt=0, le=86_400, description="longest wait between deliveries")
+    send_every_s: float = Field(default=1.0, gt=0, le=600,
+                                description="how often workers look for undelivered events")
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="per-request timeout towards a partner")
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> LinkageSettings:
+        ids = [p.id for p in self.partners]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each linkage partner id may be configured once")
+        return self
+
+    def passphrase_of(self, agency: str) -> str | None:
+        secret = self.passphrases.get(agency) or self.passphrases.get("*")
+        return secret.get_secret_value() if secret is not None else None
+
+    def partner_for_city(self, city: str) -> LinkPartner | None:
+        return next((p for p in self.partners if p.city_code == city), None)
+
+
+class CapSettings(_Section):
+    sender: str | None = Field(default=None, max_length=128, pattern=r"^[^\s,<&]+$",
+                               description="CAP <sender> of published alerts; none: citylink@<city_code>")
+    sender_name: str = Field(default="citylink", min_length=1, max_length=128,
+                             description="CAP <senderName>, as people read it")
+    language: str = Field(default="en-US", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+                          description="language tag of published alerts")
+    default_radius_m: float = Field(default=1000.0, gt=0, le=100_000,
+                                    description="circle published around an event with neither area nor radius")
+    expires_after_s: float | None = Field(default=None, gt=0, le=30 * 86_400,
+                                          description="published <expires> this long after the event; none: omitted")
+    codes: tuple[str, ...] = Field(default=("DUCDP110", "APLEN110", "WESEN110"),
+                                   description="event codes published as CAP (keep police codes out of a public feed)")
+    receivers: tuple[str, ...] = Field(default=(), description="URLs each published alert is POSTed to, in order")
+    inbound_language: str | None = Field(default=None, description="info language taken from inbound alerts, "
+                                         "e.g. en or ko; none: each alert's first info")
+    max_alert_bytes: int = Field(default=1_048_576, ge=4096, le=16_777_216,
+                                 description="largest inbound CAP alert accepted")
+    send_every_s: float = Field(default=2.0, gt=0, le=600, description="how often workers push to receivers")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CITYLINK_", env_nested_delimiter="__", extra="forbid",
                                       frozen=True)
@@ -150,6 +249,9 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = MqttSettings()
     lpr: LprSettings = LprSettings()
     safe_return: SafeReturnSettings = SafeReturnSettings()
+    environment: EnvironmentSettings = EnvironmentSettings()
+    linkage: LinkageSettings = LinkageSettings()
+    cap: CapSettings = CapSettings()
 
     @model_validator(mode="after")
     def _roles_need_the_server_components(self) -> Settings:

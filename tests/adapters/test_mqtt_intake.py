@@ -99,7 +99,8 @@ async def rig_factory(harness: Harness) -> AsyncIterator[RigFactory]:
         settings = _settings(run)
         platform = harness.platform
         intake = MqttIntake(settings, db=platform.db, submit=submit or platform.submit,
-                            take_reads=platform.plate_reads.take, clock=platform.clock)
+                            take_reads=platform.plate_reads.take, sensors=platform.environment,
+                            clock=platform.clock)
         await intake.start()
         started.append((intake, settings.client_id))
         await _until(lambda: intake.stats.connections >= 1)
@@ -152,7 +153,15 @@ async def test_wearable_sos_becomes_an_incident_with_cameras_and_a_police_grant(
     assert GUARDIAN_PHONE not in caplog.text and "W-1234" not in caplog.text
 
 
+async def _register_sensor(h: Harness, sensor_id: str, *, east_m: float = 0.0) -> None:
+    at = offset(*SPOT, east_m=east_m)
+    response = await h.client.put(f"/api/v1/sensors/{sensor_id}", headers=h.auth("centre"), json={
+        "name": f"air station {sensor_id}", "location": {"lon": at[0], "lat": at[1]}, "interval_s": 10})
+    assert response.status_code == 201, response.text
+
+
 async def test_a_message_delivered_twice_is_stored_once(rig: Rig) -> None:
+    await _register_sensor(rig.harness, "AQ-1")
     reading = {"time": "2026-11-26T09:00:00Z", "values": {"pm10": 41.0, "pm25": 17.5}}
     for _ in range(2):
         await rig.publish("sos", "W-78", _sos())
@@ -164,6 +173,28 @@ async def test_a_message_delivered_twice_is_stored_once(rig: Rig) -> None:
     assert len(incident["grants"]) == 1 and len(incident["notifications"]) == 2
     assert [r.measures for r in rig.readings("AQ-1")] == [{"pm10": 41.0, "pm25": 17.5}]
     assert (rig.intake.stats.events, rig.intake.stats.readings, rig.intake.stats.duplicates) == (1, 1, 2)
+
+
+async def test_a_rain_gauge_over_its_advisory_opens_a_weather_alarm_and_falling_back_lifts_it(rig: Rig) -> None:
+    h = rig.harness
+    await _register_sensor(h, "RG-1")
+    await rig.publish("sensor", "RG-1", {"time": "2026-11-26T09:00:00Z", "values": {"rainfall_mm_3h": 64.5}})
+    await rig.settled(1)
+    await h.platform.environment.flush()
+    await h.settle()
+    [alarm] = await rig.incidents("WESEN110")  # the KMA's heavy-rain advisory: 60 mm in 3 hours, no wait
+    assert alarm["content"] == "Rainfall (3 h) rain advisory: 64.5 mm at air station RG-1"
+    assert alarm["grants"][0]["agency"] == "disaster" and alarm["cameras"]
+
+    # Under 30 mm for the hour the advisory asks before it is lifted.
+    for minute in (10, 40, 71):
+        await rig.publish("sensor", "RG-1", {"time": f"2026-11-26T{9 + minute // 60:02d}:{minute % 60:02d}:00Z",
+                                             "values": {"rainfall_mm_3h": 12.0}})
+    await rig.settled(4)
+    await h.platform.environment.flush()
+    await h.settle()
+    [alarm] = await rig.incidents("WESEN110")
+    assert alarm["status"] == "50"
 
 
 async def test_nothing_is_acknowledged_until_stored_so_the_broker_delivers_it_again(
@@ -189,22 +220,28 @@ async def test_nothing_is_acknowledged_until_stored_so_the_broker_delivers_it_ag
 
 async def test_bad_messages_become_dead_letters_and_intake_goes_on(rig: Rig) -> None:
     h = rig.harness
+    await _register_sensor(h, "AQ-2")
     await rig.publish("sos", "W-80", b"SOS!!")
     await rig.publish("sensor", "AQ-2", {"time": "2026-11-26T09:00:00Z", "values": {"pm10": "high"}})
     await rig.publish("toaster", "T-1", {"time": "2026-11-26T09:00:00Z"})
     await rig.publish_raw(f"{rig.prefix}/helsinki/sos/W-80", _sos())
     await rig.publish("sensor", "AQ-2", {"time": "2026-11-26T09:00:10Z", "values": {"pm10": 38.0}})
+    await rig.publish("sensor", "AQ-404", {"time": "2026-11-26T09:00:10Z", "values": {"pm10": 38.0}})
     # Two presses within one millisecond are one occurrence: the second cannot open it again.
     await rig.publish("sos", "W-81", _sos(time="2026-11-26T11:00:00.250100+02:00"))
     await rig.publish("sos", "W-81", _sos(time="2026-11-26T11:00:00.250900+02:00"))
-    await rig.settled(7)
+    await rig.settled(8)
 
     assert [r.measures for r in rig.readings("AQ-2")] == [{"pm10": 38.0}]
+    assert rig.readings("AQ-404") == []
     response = await h.client.get("/api/v1/dead-letters", headers=h.auth("centre"))
     assert response.status_code == 200
     letters = {d["topic"].removeprefix(rig.prefix + "/"): d for d in response.json()}
     assert letters.keys() == {"helsinki/device/sos/W-80", "helsinki/device/sensor/AQ-2",
-                              "helsinki/device/toaster/T-1", "helsinki/sos/W-80", "helsinki/device/sos/W-81"}
+                              "helsinki/device/toaster/T-1", "helsinki/sos/W-80", "helsinki/device/sos/W-81",
+                              "helsinki/device/sensor/AQ-404"}
+    assert letters["helsinki/device/sensor/AQ-404"]["reason"] == (
+        "no sensor AQ-404 is registered (PUT /api/v1/sensors/AQ-404 first)")
     assert letters["helsinki/device/sos/W-81"]["reason"] == (
         "event not accepted: status 10 (occurred) after 10 (occurred) goes backwards")
     assert len(await rig.incidents("WPSSF110")) == 1
@@ -269,7 +306,7 @@ async def test_intake_keeps_trying_a_broker_that_is_not_there(harness: Harness,
                                                                caplog: pytest.LogCaptureFixture) -> None:
     intake = MqttIntake(_settings("nobroker", url="mqtt://127.0.0.1:9"), db=harness.platform.db,
                         submit=harness.platform.submit, take_reads=harness.platform.plate_reads.take,
-                        clock=harness.platform.clock)
+                        sensors=harness.platform.environment, clock=harness.platform.clock)
     await intake.start()
     await _until(lambda: caplog.text.count("MQTT broker 127.0.0.1:9: ") >= 3)
     assert "reconnecting in 0.05 s" in caplog.text and "reconnecting in 0.20 s" in caplog.text  # backing off

@@ -24,6 +24,8 @@ from citylink.store.tables import (
     IncidentRow,
     PlanRow,
     PlateReadRow,
+    ReadingRow,
+    SensorRow,
     TripRow,
     UnitRow,
     ViolationRow,
@@ -66,6 +68,8 @@ def store_facts(data_dir: Path) -> dict[str, Any]:
             "units": count(table=UnitRow),
             "reads": count(table=PlateReadRow),
             "trips": count(table=TripRow),
+            "sensors": count(table=SensorRow),
+            "sensor_readings": count(ReadingRow.device_type == "sensor", table=ReadingRow),
             "violations": set(session.scalars(select(ViolationRow.plate_text))),
             "plans": {(code, row.kind): row.plan for code, row in
                       session.execute(select(IncidentRow.code, PlanRow).join(PlanRow))},
@@ -101,6 +105,7 @@ def test_demo_runs_against_the_real_api_and_stops_cleanly(tmp_path: Path) -> Non
     assert facts["plans"][("112UC001", "cordon")]["exits"]
     assert facts["reads"] > 0  # the demo's LPR cameras sent plate reads (the stolen car's hits are chance)
     assert facts["trips"] > 0  # safe-return walkers registered their walks
+    assert facts["sensors"] == 4 and facts["sensor_readings"] >= 4  # the air stations reported
     assert "OLD503" not in facts["violations"]  # the exempt car is never fined (the others are, when read)
     plans_seen = re.search(r"(\d+) route plans \(dispatch plans and cordons\)", output)
     assert plans_seen is not None and int(plans_seen.group(1)) >= 2

@@ -41,6 +41,7 @@ from citylink.domain.events import Event
 from citylink.domain.units import UnitReport
 from citylink.domain.watchlist import PlateRead
 from citylink.runtime.clock import Clock
+from citylink.runtime.environment import SensorsTaken
 from citylink.runtime.intake import Accepted, IntakeRejected, Submit
 from citylink.runtime.plate_reads import ReadsTaken
 from citylink.settings import MqttSettings
@@ -59,6 +60,14 @@ RECEIVE_MAXIMUM = 4096
 SESSION_EXPIRY_S = 7 * 24 * 3600
 KEEPALIVE_S = 30
 CONNECT_TIMEOUT_S = 10.0
+
+
+class ApplySensorReadings(Protocol):
+    """The platform's environment watch (EnvironmentWatch): moves sensors and alarms in the caller's transaction."""
+
+    def apply(self, session: Session, readings: Sequence[Reading], *, now: datetime) -> SensorsTaken: ...
+
+    def wake(self) -> None: ...
 
 
 class TakeReads(Protocol):
@@ -99,6 +108,14 @@ class _Broker:
         return f"{self.host}:{self.port}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    readings: int  # new readings
+    refused: int  # sensor readings of unknown sensors: dead letters
+    dead_letters: int
+    raised: int  # events the sensors raised (environment alarms, sensors back)
+
+
 class _StoreUnavailable(Exception):
     pass
 
@@ -107,7 +124,7 @@ class MqttIntake:
     """Runs the subscriber as a background task between start() and stop(), reconnecting with backoff."""
 
     def __init__(self, settings: MqttSettings, *, db: Database, submit: Submit, take_reads: TakeReads,
-                 clock: Clock) -> None:
+                 sensors: ApplySensorReadings, clock: Clock) -> None:
         if settings.url is None:
             raise ValueError("MQTT intake needs a broker URL (settings mqtt.url)")
         self._settings = settings
@@ -115,6 +132,7 @@ class MqttIntake:
         self._db = db
         self._submit = submit
         self._take_reads = take_reads
+        self._sensors = sensors
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self.stats = IntakeStats()
@@ -201,7 +219,7 @@ class MqttIntake:
         now = self._clock()
         letters: list[DeadLetter] = []
         events: list[tuple[aiomqtt.Message, Event]] = []
-        readings: list[Reading] = []
+        readings: list[tuple[aiomqtt.Message, Reading]] = []
         units: list[tuple[aiomqtt.Message, UnitReport]] = []
         plate_reads: list[PlateRead] = []
         for message in batch:
@@ -209,7 +227,7 @@ class MqttIntake:
             if mapped is not None and mapped.event is not None:
                 events.append((message, mapped.event))
             if mapped is not None and mapped.reading is not None:
-                readings.append(mapped.reading)
+                readings.append((message, mapped.reading))
             if mapped is not None and mapped.unit is not None:
                 units.append((message, mapped.unit))
             if mapped is not None and mapped.plate_read is not None:
@@ -218,7 +236,7 @@ class MqttIntake:
             if plate_reads:
                 taken = await self._take_reads(plate_reads, received_by=self._settings.agency)
                 self.stats.plate_reads += taken.reads
-            updates = await self._sos_updates(readings)
+            updates = await self._sos_updates([r for _, r in readings])
             results = await asyncio.gather(*(self._submit_one(e) for _, e in events),
                                            *(self._submit_one(e) for e in updates), return_exceptions=True)
             failed = [r for r in results if isinstance(r, BaseException) and not isinstance(r, IntakeRejected)]
@@ -227,15 +245,17 @@ class MqttIntake:
             for (message, _), result in zip(events, results[:len(events)], strict=True):
                 if isinstance(result, IntakeRejected):
                     letters.append(_dead_letter(message, f"event not accepted: {result.reason}", now))
-            new_readings = await self._db.write(lambda s: self._store(s, letters, readings, units, now=now))
+            stored = await self._db.write(lambda s: self._store(s, letters, readings, units, now=now))
         except Exception as exc:
             raise _StoreUnavailable(type(exc).__name__) from exc
+        if stored.raised:
+            self._sensors.wake()
         accepted = [r for r in results if isinstance(r, Accepted)]
         created = sum(1 for r in accepted if r.created)
         self.stats.events += created
-        self.stats.readings += new_readings
-        self.stats.duplicates += len(accepted) - created + len(readings) - new_readings
-        self.stats.dead_letters += len(letters)
+        self.stats.readings += stored.readings
+        self.stats.duplicates += len(accepted) - created + len(readings) - stored.refused - stored.readings
+        self.stats.dead_letters += stored.dead_letters
 
     def _map(self, message: aiomqtt.Message, now: datetime, letters: list[DeadLetter]) -> Mapped | None:
         topic = message.topic.value
@@ -264,16 +284,23 @@ class MqttIntake:
     def _submit_one(self, event: Event) -> Awaitable[Accepted]:
         return self._submit(event, received_by=self._settings.agency, correlation_id=f"mqtt-{uuid.uuid4().hex}")
 
-    @staticmethod
-    def _store(session: Session, letters: list[DeadLetter], readings: list[Reading],
-               units: list[tuple[aiomqtt.Message, UnitReport]], *, now: datetime) -> int:
+    def _store(self, session: Session, letters: list[DeadLetter], readings: list[tuple[aiomqtt.Message, Reading]],
+               units: list[tuple[aiomqtt.Message, UnitReport]], *, now: datetime) -> _Stored:
         unknown = unit_repo.apply_reports(session, [report for _, report in units], actor=SENDER_SYSTEM, now=now)
         letters = letters + [_dead_letter(message, f"no unit {report.unit_id} is registered "
                                                    f"(PUT /api/v1/units/{report.unit_id} first)", now)
                              for message, report in units if report.unit_id in unknown]
+        sensors = self._sensors.apply(session, [r for _, r in readings], now=now)
+        kept = []
+        for message, reading in readings:
+            if reading.device_type is DeviceType.SENSOR and reading.device_id in sensors.refused:
+                letters.append(_dead_letter(message, sensors.refused[reading.device_id], now))
+            else:
+                kept.append(reading)
         for letter in letters:
             dead_letter_repo.add(session, letter)
-        return device_repo.add_readings(session, readings, now=now)
+        return _Stored(device_repo.add_readings(session, kept, now=now), len(readings) - len(kept), len(letters),
+                       sensors.raised)
 
 
 def _dead_letter(message: aiomqtt.Message, reason: str, now: datetime) -> DeadLetter:

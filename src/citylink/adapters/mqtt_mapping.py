@@ -12,7 +12,6 @@ id, which is what makes QoS 1's at-least-once delivery land exactly once in the 
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -20,7 +19,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from citylink.domain.catalogue import CATALOGUE
-from citylink.domain.devices import DeviceType, Reading, device_occurrence
+from citylink.domain.devices import DeviceType, Reading, device_occurrence, reading_id
 from citylink.domain.events import Event, Item, Location, Sender, Status
 from citylink.domain.plates import UnreadablePlate, parse_plate
 from citylink.domain.units import UnitReport, UnitState
@@ -31,7 +30,6 @@ SOS_CODE = "WPSSF110"
 MAX_PAYLOAD_BYTES = 65_536
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_READING_NAMESPACE = uuid.UUID("0b7e6c55-2f1d-4f57-8d0e-5b0f3a9c1d21")
 
 
 class Rejected(ValueError):
@@ -194,9 +192,8 @@ def _event(code: str, status: Status, occurrence: str, time: datetime, location:
 
 
 def _reading(where: DeviceTopic, time: datetime, location: Location | None, measures: dict[str, float]) -> Reading:
-    identity = f"{where.city}|{where.type.value}|{where.device_id}|{time.isoformat()}"
-    return Reading(id=str(uuid.uuid5(_READING_NAMESPACE, identity)), city=where.city, device_type=where.type,
-                   device_id=where.device_id, time=time, lon=location.lon if location else None,
+    return Reading(id=reading_id(where.city, where.type, where.device_id, time), city=where.city,
+                   device_type=where.type, device_id=where.device_id, time=time, lon=location.lon if location else None,
                    lat=location.lat if location else None, measures=measures)
 
 

@@ -19,15 +19,18 @@ from citylink.api.routes import (
     audit,
     board,
     cameras,
+    cap,
     dead_letters,
     emission_zones,
     events,
     grants,
     incidents,
+    linkage,
     live_video,
     lpr,
     responder,
     routing,
+    sensors,
     session,
     statistics,
     stream,
@@ -47,7 +50,7 @@ ROUTERS: tuple[APIRouter, ...] = (events.router, incidents.router, cameras.route
                                   stream.router, agencies.router, audit.router, session.router, board.router,
                                   responder.router, dead_letters.router, routing.router, units.router, traffic.router,
                                   lpr.router, trips.router, emission_zones.router,
-                                  statistics.router)
+                                  statistics.router, sensors.router, linkage.router, cap.router)
 
 
 def create_app(settings: Settings, *, platform_factory: Callable[[Settings], Platform] = Platform.open) -> FastAPI:
@@ -78,6 +81,7 @@ def create_app(settings: Settings, *, platform_factory: Callable[[Settings], Pla
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(video.jwks_router)
     app.include_router(live_video.router)
+    app.include_router(linkage.protocol_router)
     app.include_router(web.router)
     app.router.routes.extend(web.static_mounts())
     errors.install(app)

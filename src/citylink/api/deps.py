@@ -99,3 +99,16 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 def forbid(principal: Principal, allowed: bool, what: str) -> None:
     if not allowed:
         raise Problem(403, "forbidden", f"role {principal.role.value} of agency {principal.agency} may not {what}")
+
+
+def handles(principal: Principal, agency: str) -> bool:
+    """Centre staff handle every agency's units and sensors; an agency (or a parent of the sub-unit) its own."""
+    return principal.role.may_manage_cameras or agency == principal.agency or agency.startswith(principal.agency + "/")
+
+
+def registering_for(principal: Principal, agency: str | None, what: str) -> str:
+    """The agency a unit or sensor is registered for (default the caller's), or 403 when the caller may not."""
+    owner = agency or principal.agency
+    forbid(principal, handles(principal, owner) and principal.role.may_act_on_incidents, f"register {what} of "
+           f"agency {owner}")
+    return owner

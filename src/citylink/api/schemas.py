@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from shapely.geometry import Polygon
 
 from citylink.domain.catalogue import CATALOGUE, Grade
@@ -102,6 +110,34 @@ class ImportReport(BaseModel):
     updated: int
     unchanged: int
     rejected: list[dict[str, Any]]
+
+
+class SensorIn(_In):
+    """An environment sensor registered (or registered again) under the id it reports with."""
+
+    name: str = Field(min_length=1, max_length=128, description="what operators call it, e.g. Kallio air station")
+    location: Location = Field(description="where it stands")
+    interval_s: float = Field(gt=0, le=86_400, description="how often it reports; silent for "
+                              "environment.down_after_intervals of these, it is down")
+    agency: str | None = Field(default=None, max_length=64, description="who maintains it and may send its "
+                               "readings; default the caller's agency")
+    city: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$",
+                             description="the city it reports for; default this platform's city")
+
+
+MeasureValues = dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")], float]
+
+
+class SensorReadingIn(_In):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    sensor_id: str = Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$", description="a registered sensor's id")
+    time: AwareDatetime = Field(description="when it measured, ISO 8601 with a UTC offset")
+    values: MeasureValues = Field(min_length=1, max_length=32, description="measure (e.g. pm25) to value")
+
+
+class SensorReadingsIn(_In):
+    readings: list[SensorReadingIn] = Field(min_length=1, max_length=5000)
 
 
 class UnitIn(_In):

@@ -31,6 +31,7 @@ from rich.live import Live
 from citylink.adapters.camera_import import CameraImportError, read_cameras
 from citylink.api.app import create_app
 from citylink.demo import CameraConfig, DemoConfig, load_config
+from citylink.demo.air_quality import EPISODE_S, REPORT_EVERY_S, AirStations, demo_environment
 from citylink.demo.console import Board, StreamFeed, fetch_incidents
 from citylink.demo.plate_traffic import EXEMPT_PLATE, RESTRICTED_PLATES, WATCHED_PLATE, PlateTraffic
 from citylink.demo.scenario import Post, Scenario
@@ -211,6 +212,7 @@ class _Player:
         self._config = config
         self._plates = PlateTraffic(config, seed=seed)
         self._walks = Walks(config, seed=seed)
+        self.air = AirStations(config, seed=seed)
 
     def play(self, scenario: Scenario, *, interval_s: float, duration_s: float, server: DemoServer) -> str:
         """Until the duration is up, Ctrl-C or the server dies; returns why it stopped."""
@@ -220,6 +222,7 @@ class _Player:
         next_report = started + UNIT_REPORT_INTERVAL_S
         next_reads = started + 2.0  # soon, so that even a short demo shows plate reads
         next_walk = started + 1.0
+        next_air = started
         try:
             while True:
                 now = time.monotonic()
@@ -236,6 +239,9 @@ class _Player:
                 if now >= next_walk:
                     self._walks.step(self._client, self._keys["welfare"], datetime.now(UTC))
                     next_walk = now + WALK_STEP_S
+                if now >= next_air:
+                    self.air.step(self._client, self._keys["centre"], datetime.now(UTC), now - started)
+                    next_air = now + REPORT_EVERY_S
                 if now >= next_post:
                     self.send(scenario.next(datetime.now(UTC)))
                     next_post = max(next_post + interval_s, now)  # fall behind rather than burst
@@ -243,8 +249,8 @@ class _Player:
                     self._board.status = _status_line(now - started, duration_s)
                     self.refresh()
                     next_view = now + VIEW_INTERVAL_S
-                time.sleep(max(0.0, min(next_post, next_view, next_report, next_reads, next_walk, deadline)
-                               - time.monotonic()))
+                time.sleep(max(0.0, min(next_post, next_view, next_report, next_reads, next_walk, next_air,
+                                       deadline) - time.monotonic()))
         except KeyboardInterrupt:
             return "Ctrl-C"
 
@@ -259,13 +265,14 @@ class _Player:
             return
         self._board.record_plate_reads(len(reads), len(response.json().get("hits", [])))
 
-    def stop_wanted_vehicles(self) -> None:
-        """The police close the wanted-vehicle incidents the demo's plate reads opened (the car was stopped)."""
+    def end_open(self, code: str, *, agency: str, content: str) -> None:
+        """An agency ends the incidents of a code the demo's devices opened and that are still open (the demo
+        is stopping: the wanted car was stopped, the air station's alarm is handed over to the night shift)."""
         with contextlib.suppress(httpx.HTTPError):
-            listed = self._client.get("/api/v1/incidents", params={"code": "LPRUM120", "open": "true"})
+            listed = self._client.get("/api/v1/incidents", params={"code": code, "open": "true"})
             for incident in listed.json() if listed.status_code == 200 else []:
-                self._client.post(f"/api/v1/incidents/{incident['id']}/status", headers=_auth(self._keys, "police"),
-                                  json={"status": "90", "content": "demo: the car was stopped"})
+                self._client.post(f"/api/v1/incidents/{incident['id']}/status", headers=_auth(self._keys, agency),
+                                  json={"status": "90", "content": f"demo: {content}"})
 
     def send(self, post: Post) -> None:
         headers = {"Authorization": f"Bearer {self._keys[post.agency]}"}
@@ -288,7 +295,9 @@ class _Player:
         try:
             for post in scenario.wind_down(datetime.now(UTC)):
                 self.send(post)
-            self.stop_wanted_vehicles()
+            self.end_open("LPRUM120", agency="police", content="the car was stopped")
+            for code in ("APLEN110", "WESEN110", "MTSUC220"):
+                self.end_open(code, agency="centre", content="the demo is stopping")
             self._walks.finish(self._client, self._keys["welfare"], datetime.now(UTC))
             time.sleep(SETTLE_S)
         except KeyboardInterrupt:
@@ -340,7 +349,8 @@ def run_demo(*, data_dir: Path, port: int, rate_per_min: float, duration_s: floa
     try:
         config = load_config()
         osm = find_osm_file(osm_path)
-        settings = Settings(data_dir=data_dir, basemap_path=osm, road_network_path=osm)
+        settings = Settings(data_dir=data_dir, basemap_path=osm, road_network_path=osm,
+                            environment=demo_environment())
         with console.status(f"importing cameras from {osm.name}"):
             read, changes, counts = import_cameras(settings, osm, config)
     except DemoError as exc:
@@ -397,11 +407,15 @@ def _register_units(server: DemoServer, config: DemoConfig, keys: dict[str, str]
                                                content=f"plate,reason\n{EXEMPT_PLATE},retrofitted\n".encode()))):
             if response.status_code not in (200, 201):
                 raise DemoError(f"the demo's {what} failed: HTTP {response.status_code} {response.text}")
+        stations = AirStations(config, seed=0).register(client, keys["centre"])
     console.print(f"[green]✓[/] {len(tracked)} units registered (made up, see citylink/demo/helsinki.json); "
                   "119 calls get a dispatch plan by road, 112 reports a 3-minute escape cordon")
     console.print("[green]✓[/] one made-up stolen car on the police watch list and three made-up old cars barred "
                   "from a low-emission zone over the demo area; the demo's LPR cameras send plate reads every "
                   f"{PLATE_READS_INTERVAL_S:g} s: a hit opens a wanted-vehicle incident, a barred car a violation")
+    console.print(f"[green]✓[/] {stations} made-up air stations report every {REPORT_EVERY_S:g} s: a fine-dust "
+                  f"episode opens, grows and lifts a PM2.5 alarm every {EPISODE_S / 60:g} minutes and one station "
+                  "goes silent for a while (a maintenance event); the rules' hours pass in seconds here")
 
 
 def report_unit_positions(client: httpx.Client, config: DemoConfig, keys: dict[str, str]) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from citylink.domain.events import Event
+
 
 @dataclass(frozen=True, slots=True)
 class SelectCameras:
@@ -90,5 +92,14 @@ class PlanCordon:
     mode: str = "car"  # car or foot (geo.road_profiles.Profile)
 
 
+@dataclass(frozen=True, slots=True)
+class ForwardEvent:
+    """Send the event on to a linkage partner (a 112 or 119 linkage server, a neighbouring city's platform)."""
+
+    partner: str
+    event: Event
+    trail: tuple[str, ...]  # the systems it passed through, citylink last: the partner's loop check
+
+
 Action = (SelectCameras | SelectInArea | GrantVideo | RefuseVideo | Notify | AttachMedia | EditCameras | Acknowledge
-          | PlanDispatch | PlanCordon)
+          | PlanDispatch | PlanCordon | ForwardEvent)

@@ -35,6 +35,7 @@ class AuditAction(StrEnum):
     WATCHLIST_CHANGED = "watchlist.changed"
     PLATE_SEARCH = "plate.search"
     LEZ_CHANGED = "lez.changed"
+    SENSOR_CHANGED = "sensor.changed"
 
 
 @dataclass(frozen=True, slots=True)

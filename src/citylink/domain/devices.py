@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -28,6 +29,14 @@ class Reading:
     lon: float | None
     lat: float | None
     measures: dict[str, float]
+
+
+_READING_NAMESPACE = uuid.UUID("0b7e6c55-2f1d-4f57-8d0e-5b0f3a9c1d21")
+
+
+def reading_id(city: str, device_type: DeviceType, device_id: str, time: datetime) -> str:
+    """The same for the same reading however it arrives (MQTT redelivery, MQTT and HTTP both)."""
+    return str(uuid.uuid5(_READING_NAMESPACE, f"{city}|{device_type.value}|{device_id}|{time.isoformat()}"))
 
 
 def device_occurrence(device_id: str, time: datetime) -> str:

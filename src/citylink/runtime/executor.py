@@ -20,6 +20,7 @@ from citylink.domain.actions import (
     Action,
     AttachMedia,
     EditCameras,
+    ForwardEvent,
     GrantVideo,
     Notify,
     RefuseVideo,
@@ -46,7 +47,7 @@ from citylink.runtime.views import incident_summary
 from citylink.services.base import IncidentView, Service
 from citylink.services.registry import Registry
 from citylink.settings import Settings
-from citylink.store import agency_repo, audit_repo, camera_repo, incident_repo, plan_repo
+from citylink.store import agency_repo, audit_repo, camera_repo, incident_repo, linkage_repo, plan_repo
 from citylink.store.camera_spatial import PostgisCameras
 from citylink.store.tables import GrantRow, IncidentRow
 
@@ -219,6 +220,8 @@ class Executor:
                 self._edit_cameras(ctx, action)
             case Acknowledge():
                 self._acknowledge(ctx)
+            case ForwardEvent():
+                linkage_repo.enqueue(ctx.session, action.partner, action.event, trail=action.trail, now=ctx.now)
 
     def _audit(self, ctx: _Ctx, action: AuditAction, subject: str, detail: dict[str, object]) -> None:
         ctx.writes.audit.append(AuditEntry(action, ctx.actor, subject, detail, ctx.now, ctx.correlation_id))

@@ -30,11 +30,15 @@ from citylink.domain.cameras import Camera
 from citylink.domain.events import Event
 from citylink.geo.basemap import Basemap, load_basemap
 from citylink.geo.camera_index import CameraIndex
+from citylink.runtime.cap_alerts import CapAlerts
 from citylink.runtime.clock import Clock, utc_now
 from citylink.runtime.emission_zones import LowEmissionZones
+from citylink.runtime.environment import EnvironmentWatch
 from citylink.runtime.executor import Applied, Executor
 from citylink.runtime.incident_plans import IncidentPlanner, PlannedRoutes
 from citylink.runtime.intake import Intake
+from citylink.runtime.linkage_in import LinkageIn
+from citylink.runtime.linkage_out import LinkageOut
 from citylink.runtime.notifier import Notifier
 from citylink.runtime.periodic import Periodic
 from citylink.runtime.plate_reads import PlateReads
@@ -59,6 +63,7 @@ RELAY_BATCH = 2000
 CAMERA_CHANGES_PER_MESSAGE = 200
 SIGNING_KEY_FILE = "grant-signing-key.pem"
 SESSION_SECRET_FILE = "session-secret"
+LINKAGE_AUDIENCE = "citylink-linkage"
 
 
 class IncidentEnded(ValueError):
@@ -99,7 +104,9 @@ class Platform:
                                       zones=LowEmissionZones(db, timezone=settings.timezone))
         self.safe_return = SafeReturn(db, settings=settings.safe_return, submit=self.submit, clock=clock,
                                       city=settings.city_code, routing=self.routing)
-        self.mqtt = (MqttIntake(settings.mqtt, db=db, submit=self.submit, take_reads=self.plate_reads.take, clock=clock)
+        self.environment = EnvironmentWatch(db, settings=settings.environment, submit=self.submit, clock=clock)
+        self.mqtt = (MqttIntake(settings.mqtt, db=db, submit=self.submit, take_reads=self.plate_reads.take,
+                                sensors=self.environment, clock=clock)
                      if settings.mqtt.url else None)
         self.executor = Executor(settings=settings, index=index, signer=signer, registry=registry, clock=clock)
         self.video = VideoAccess(signer)
@@ -109,6 +116,12 @@ class Platform:
         self.personal_keys = frozenset(settings.services.personal_item_keys)
         self.sessions = SessionSigner.load_or_create(settings.data_dir / SESSION_SECRET_FILE,
                                                      ttl=timedelta(seconds=settings.session_ttl_s))
+        self.linkage_in = LinkageIn(db, settings=settings.linkage, city=settings.city_code, submit=self.submit,
+                                    clock=clock, sessions=SessionSigner.load_or_create(
+                                        settings.data_dir / SESSION_SECRET_FILE, audience=LINKAGE_AUDIENCE,
+                                        ttl=timedelta(seconds=settings.linkage.session_ttl_s)))
+        self.linkage_out = LinkageOut(db, settings=settings.linkage, city=settings.city_code, clock=clock)
+        self.cap = CapAlerts(db, settings=settings, submit=self.submit, clock=clock)
         self._unsubscribe: list[Any] = []
         relay_every_s = max(settings.relay_after_s / 3, 0.5)
         self._relay = Periodic("relay of undispatched events", relay_every_s, self._relay_round,
@@ -172,16 +185,23 @@ class Platform:
         if self._broker_feed is not None:
             await self._broker_feed.start()
             await self._broker_feed.follow(self._on_feed, shared_state_only=not self.serves_api)
+        # Workers submit too (overdue walks, silent sensors), so every role runs intake.
+        await self.intake.start()
+        self.environment.start()
         if self.serves_api:
             await self.run_blocking(self.plate_reads.reload)
             await self.run_blocking(self.plate_reads.zones.reload)
-            await self.intake.start()
             if self.mqtt is not None:
                 await self.mqtt.start()
         if self.works:
             await self.notifier.start()
             self.plate_reads.retention.start()
             self.safe_return.checker.start()
+            self.environment.checker.start()
+            if self.settings.linkage.partners:
+                self.linkage_out.sender.start()
+            if self.settings.cap.receivers:
+                self.cap.pusher.start()
             routing = self.routing()
             if routing is not None:  # the first 119 or 112 call should not wait for the road network's import
                 self._warm_up = asyncio.get_running_loop().run_in_executor(None, routing.warm_up)
@@ -196,6 +216,10 @@ class Platform:
         await self._relay.stop()
         await self.plate_reads.retention.stop()
         await self.safe_return.checker.stop()
+        await self.environment.checker.stop()
+        await self.environment.stop()
+        await self.linkage_out.sender.stop()
+        await self.cap.pusher.stop()
         await self.intake.stop()
         await self.bus.stop()
         for unsubscribe in self._unsubscribe:
@@ -206,6 +230,8 @@ class Platform:
         if self._link is not None:
             await self._link.close()
         await self.notifier.close()
+        await self.linkage_out.close()
+        await self.cap.close()
         self.db.close()
 
     async def relay_undispatched(self, *, received_before: datetime | None = None) -> int:

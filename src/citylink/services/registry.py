@@ -10,6 +10,9 @@ from citylink.services.disaster import Disaster
 from citylink.services.dispatch_112 import Dispatch112
 from citylink.services.dispatch_119 import Dispatch119
 from citylink.services.emergency_video_112 import EmergencyVideo112
+from citylink.services.environment_alarm import EnvironmentAlarm
+from citylink.services.facility_fault import FacilityFault
+from citylink.services.linkage_forward import LinkageForward
 from citylink.services.route_plans import RoutePlans
 from citylink.services.safe_return import SafeReturnHome
 from citylink.services.vulnerable_sos import VulnerableSos
@@ -35,6 +38,9 @@ class Registry:
 
 def default_registry(settings: Settings) -> Registry:
     emergency_video = EmergencyVideo112(violent_crimes=settings.services.violent_crimes)
+    linkage = settings.linkage
+    forwarding = ([LinkageForward(linkage.partners, city=settings.city_code, system_code=linkage.system_code)]
+                  if linkage.partners else [])
     return Registry([
         emergency_video,
         Dispatch112(),
@@ -45,4 +51,7 @@ def default_registry(settings: Settings) -> Registry:
         SafeReturnHome(),
         AnkletLinkage(lawful_triggers=settings.services.anklet_triggers, agency=settings.services.anklet_agency),
         RoutePlans(report_needs_cordon=emergency_video.eligible),
+        EnvironmentAlarm(agency=settings.environment.agency),
+        FacilityFault(),
+        *forwarding,
     ])

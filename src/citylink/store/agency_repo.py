@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from citylink.auth.api_keys import hash_key, new_key
 from citylink.domain.agencies import Agency, AgencyKind, Principal, Role
+from citylink.store.database import conflict_insert
 from citylink.store.tables import AgencyRow, ApiKeyRow
 
 
@@ -41,7 +41,7 @@ def create_if_absent(session: Session, agency: Agency, *, now: datetime) -> None
     """Create the agency unless it exists: two workers may dispatch the same new unit at the same moment."""
     values = {"id": agency.id, "name": agency.name, "kind": agency.kind.value, "webhook_url": agency.webhook_url,
               "created_at": now}
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = conflict_insert(session)
     session.execute(insert(AgencyRow).values(**values).on_conflict_do_nothing(index_elements=["id"]))
 
 

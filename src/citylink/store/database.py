@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, Table, create_engine, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -29,6 +30,11 @@ def table_of(model: type[DeclarativeBase]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+def conflict_insert(session: Session) -> Any:
+    """The session's database's own insert(), which has on_conflict_do_nothing (PostgreSQL and SQLite alike)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL", sqlite_autocheckpoint: bool = True) -> Engine:

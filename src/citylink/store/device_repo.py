@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from citylink.domain.devices import Reading, occurrence_device
@@ -44,3 +44,18 @@ def open_device_incidents(session: Session, devices: Iterable[tuple[str, str]], 
         if key in wanted:
             found[key] = occurrence  # ordered by opening time: the newest wins
     return found
+
+
+def purge_readings(session: Session, *, before: datetime) -> int:
+    """Delete readings received before the time; how many went."""
+    result = session.execute(delete(ReadingRow).where(ReadingRow.received_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def series(session: Session, *, city: str, device_ids: Sequence[str], since: datetime,
+           until: datetime) -> list[ReadingRow]:
+    """The devices' readings taken in [since, until), oldest first."""
+    query = (select(ReadingRow).where(ReadingRow.city == city, ReadingRow.device_id.in_(list(device_ids)),
+                                      ReadingRow.time >= since, ReadingRow.time < until)
+             .order_by(ReadingRow.time))
+    return list(session.execute(query).scalars())

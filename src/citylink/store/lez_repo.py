@@ -8,23 +8,18 @@ from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from citylink.domain.emission_zones import Schedule, Zone
 from citylink.domain.plates import Plate
 from citylink.domain.watchlist import PlateRead
-from citylink.store.database import table_of
+from citylink.store.database import conflict_insert, table_of
 from citylink.store.tables import EmissionZoneRow, ExemptVehicleRow, RestrictedVehicleRow, ViolationRow
 
 _RESTRICTED = table_of(RestrictedVehicleRow)
 _EXEMPT = table_of(ExemptVehicleRow)
 _VIOLATIONS = table_of(ViolationRow)
 IMPORT_CHUNK = 10_000
-
-
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def to_zone(row: EmissionZoneRow, timezone: str) -> Zone:
@@ -74,7 +69,7 @@ def import_exempt(session: Session, vehicles: Sequence[tuple[Plate, str]]) -> No
 
 
 def _upsert(session: Session, table: Any, column: str, vehicles: Sequence[tuple[Plate, str]]) -> None:
-    insert = _insert(session)
+    insert = conflict_insert(session)
     for i in range(0, len(vehicles), IMPORT_CHUNK):
         rows = [{"plate_key": p.key, "plate_text": p.text, column: v} for p, v in vehicles[i:i + IMPORT_CHUNK]]
         statement = insert(table)
@@ -97,7 +92,8 @@ def record_violations(session: Session, candidates: Sequence[tuple[PlateRead, Zo
             for read, zone, day in candidates if read.plate.key in grades]
     if rows:
         session.connection().execute(
-            _insert(session)(_VIOLATIONS).on_conflict_do_nothing(index_elements=["zone_id", "plate_key", "day"]),
+            conflict_insert(session)(_VIOLATIONS).on_conflict_do_nothing(
+                index_elements=["zone_id", "plate_key", "day"]),
             rows)
 
 

@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from citylink.domain.plates import Plate
 from citylink.domain.watchlist import PlateRead, WatchCategory, WatchEntry
-from citylink.store.database import table_of
+from citylink.store.database import conflict_insert, table_of
 from citylink.store.tables import IncidentRow, PlateReadRow, WatchRow
 
 _PLATE_READS = table_of(PlateReadRow)
@@ -66,7 +65,7 @@ def add_reads(session: Session, reads: Sequence[tuple[PlateRead, str | None]], *
              "time": r.time, "received_at": now, "lon": r.lon, "lat": r.lat, "confidence": r.confidence,
              "low_confidence": r.low_confidence(low_confidence), "heading_deg": r.heading_deg,
              "image_url": r.image_url, "hit_entry_id": hit, "hit_sent": False} for r, hit in fresh.values()]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = conflict_insert(session)
     # Most reads hit nothing: one INSERT … ON CONFLICT DO NOTHING for the batch, no look-up first.
     # Core on the connection, not the ORM's bulk path: a third of the time for a batch of a thousand.
     session.connection().execute(insert(_PLATE_READS).on_conflict_do_nothing(index_elements=["id"]), rows)

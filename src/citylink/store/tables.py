@@ -210,7 +210,7 @@ class ReadingRow(Base):
     device_type: Mapped[str] = mapped_column(String(16))
     device_id: Mapped[str] = mapped_column(String(64))
     time: Mapped[datetime]
-    received_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(index=True)  # retention deletes by it
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
     measures: Mapped[dict[str, Any]]
@@ -364,3 +364,129 @@ class ViolationRow(Base):
     lat: Mapped[float] = mapped_column(Float)
     image_url: Mapped[str | None] = mapped_column(Text)
     read_id: Mapped[str] = mapped_column(String(36))
+
+
+class SensorRow(Base):
+    """A registered environment sensor: where it stands, how often it reports, when it was last heard."""
+
+    __tablename__ = "sensors"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the device id it reports with
+    city: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(128))
+    agency: Mapped[str] = mapped_column(String(64))  # who maintains it and may send its readings
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    interval_s: Mapped[float] = mapped_column(Float)
+    last_seen_at: Mapped[datetime | None]  # the time of its newest reading
+    last_values: Mapped[dict[str, Any]]
+    silent_after: Mapped[datetime] = mapped_column(index=True)  # no reading by then: it is down
+    down_occurrence: Mapped[str | None] = mapped_column(String(128))  # its open "sensor down" incident
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SensorLevelRow(Base):
+    """Where a sensor stands on one measure (domain/environment.py MeasureState); written only when it moves."""
+
+    __tablename__ = "sensor_levels"
+    sensor_id: Mapped[str] = mapped_column(ForeignKey("sensors.id", ondelete="CASCADE"), primary_key=True)
+    measure: Mapped[str] = mapped_column(String(32), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, index=True)
+    pending: Mapped[int | None] = mapped_column(Integer)
+    since: Mapped[datetime | None]
+    changed_at: Mapped[datetime | None]
+    value: Mapped[float] = mapped_column(Float)  # the reading that last moved the state
+
+
+class EnvironmentAlarmRow(Base):
+    """A measure's alarm in a city: the open episode (its incident's occurrence number) and the sensors in it.
+    One row per city and measure, locked while the alarm is worked out, so two processes open one incident."""
+
+    __tablename__ = "environment_alarms"
+    city: Mapped[str] = mapped_column(String(64), primary_key=True)
+    measure: Mapped[str] = mapped_column(String(32), primary_key=True)
+    occurrence: Mapped[str | None] = mapped_column(String(128))  # None: no alarm open
+    level: Mapped[int] = mapped_column(Integer)
+    sensors: Mapped[list[Any]]  # [sensor id, level] of each sensor in alarm, as last announced
+    updated_at: Mapped[datetime]
+
+
+class OutboxRow(Base):
+    """An event citylink raised itself (an environment alarm, a sensor down), written in the transaction that
+    decided it and submitted to intake after the commit: a crash in between loses nothing."""
+
+    __tablename__ = "event_outbox"
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                     autoincrement=True)
+    event: Mapped[dict[str, Any]]
+    received_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class LinkMessageRow(Base):
+    """A message received over the linkage protocol, kept with what became of it (adapters/scsns.py LinkStatus)."""
+
+    __tablename__ = "linkage_messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    svc_ty: Mapped[str] = mapped_column(String(16))
+    send_cd: Mapped[str] = mapped_column(String(64))
+    rcv_cd: Mapped[str] = mapped_column(String(64))
+    sys_cd: Mapped[str] = mapped_column(String(32))
+    agency: Mapped[str | None] = mapped_column(String(64))  # whose session key it carried, when valid
+    encrypted: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    field: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)  # the message as received, up to its first 64 KiB
+    raw_bytes: Mapped[int] = mapped_column(Integer)
+    event_id: Mapped[str | None] = mapped_column(String(36))
+    incident_id: Mapped[str | None] = mapped_column(String(36))
+    replayed_at: Mapped[datetime | None]
+
+
+class LinkOutboxRow(Base):
+    """An event to deliver to a linkage partner, oldest first per partner, kept until it is delivered."""
+
+    __tablename__ = "linkage_outbox"
+    __table_args__ = (Index("ix_linkage_outbox_partner_state", "partner", "state", "seq"),)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                     autoincrement=True)
+    partner: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(36))
+    event: Mapped[dict[str, Any]]
+    trail: Mapped[list[Any]]  # the systems it passed through before citylink, for the partner's loop check
+    state: Mapped[str] = mapped_column(String(12))  # pending, delivered, refused (by the partner, for good)
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text)
+
+
+class LinkPartnerRow(Base):
+    """A linkage partner's delivery state: the session key citylink holds there, the lease of the worker
+    delivering to it (one at a time, so events arrive in order), and the backoff after failures."""
+
+    __tablename__ = "linkage_partners"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_key: Mapped[str | None] = mapped_column(Text)
+    lease_until: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+
+
+class CapReceiverRow(Base):
+    """How far a CAP receiver has been sent the events table (it is the log: no outbox of its own)."""
+
+    __tablename__ = "cap_receivers"
+    url: Mapped[str] = mapped_column(String(512), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    failures: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 from sqlalchemy.orm import Session
 
-from citylink.api.deps import PlatformDep, PrincipalDep, forbid
+from citylink.api.deps import PlatformDep, PrincipalDep, forbid, handles, registering_for
 from citylink.api.errors import Problem
 from citylink.api.middleware import correlation_id
 from citylink.api.schemas import UnitIn, UnitUpdate
@@ -37,10 +37,6 @@ def unit_view(unit: Unit) -> dict[str, Any]:
             "position_at": unit.position_at.isoformat() if unit.position_at else None}
 
 
-def _may_handle(principal: Principal, agency: str) -> bool:
-    """Centre staff handle every unit; an agency (or its sub-units' parent) only its own."""
-    return principal.role.may_manage_cameras or agency == principal.agency or agency.startswith(principal.agency + "/")
-
 
 @router.get("/units")
 async def list_units(platform: PlatformDep, principal: PrincipalDep,
@@ -49,16 +45,14 @@ async def list_units(platform: PlatformDep, principal: PrincipalDep,
     agency = None if principal.role.sees_all_incidents else principal.agency
     units = await platform.db.read(lambda s: unit_repo.all_units(s, agency=agency))
     shown = [u for u in units if (kind is None or u.kind is kind) and (state is None or u.state is state)
-             and (agency is None or _may_handle(principal, u.agency))]
+             and (agency is None or handles(principal, u.agency))]
     return {"units": [unit_view(u) for u in shown]}
 
 
 @router.put("/units/{unit_id}")
 async def register_unit(unit_id: UnitId, body: UnitIn, platform: PlatformDep, principal: PrincipalDep,
                         response: Response) -> dict[str, Any]:
-    agency = body.agency or principal.agency
-    forbid(principal, _may_handle(principal, agency) and principal.role.may_act_on_incidents,
-           f"register units of agency {agency}")
+    agency = registering_for(principal, body.agency, "units")
     now = platform.clock()
     unit = Unit(id=unit_id, kind=body.kind, name=body.name, agency=agency, state=body.state,
                 lon=body.location.lon if body.location else None, lat=body.location.lat if body.location else None,
@@ -68,7 +62,7 @@ async def register_unit(unit_id: UnitId, body: UnitIn, platform: PlatformDep, pr
         if agency_repo.get_agency(session, agency) is None:
             raise Problem(422, "invalid request", f"no agency {agency}", field="/agency")
         existing = unit_repo.get(session, unit_id)
-        if existing is not None and not _may_handle(principal, existing.agency):
+        if existing is not None and not handles(principal, existing.agency):
             raise Problem(403, "forbidden", f"unit {unit_id} belongs to another agency")
         row, created = unit_repo.register(session, unit, now=now)
         _audit(session, principal, unit_id, {"registered": True, "kind": unit.kind.value, "agency": agency,
@@ -121,7 +115,7 @@ def _owned(session: Session, unit_id: str, principal: Principal) -> UnitRow:
     row = unit_repo.get(session, unit_id)
     if row is None:
         raise Problem(404, "not found", f"no unit {unit_id}", field="/unit_id")
-    if not _may_handle(principal, row.agency):
+    if not handles(principal, row.agency):
         raise Problem(403, "forbidden", f"unit {unit_id} belongs to another agency")
     return row
 

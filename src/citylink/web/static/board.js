@@ -9,6 +9,10 @@ import {
 } from './i18n.js';
 import { clearPlans, drawPlans, initPlanLayers, renderPlansPanel } from './plans.js';
 import { bindUnitLegend, initUnitLayer, loadUnits, removeUnit, unitLegendHtml, unitOnMap, upsertUnit } from './units.js';
+import {
+  bindSensorLegend, clearEnvironment, initSensorLayer, loadSensors, onSensorIncident, renderEnvironment, sensorLegendHtml,
+  sensorOnMap,
+} from './environment.js';
 
 // --- services, colours and geometry (shared with the responder view) ------------------------------------
 
@@ -361,6 +365,7 @@ async function start() {
   // The camera register is asked for at once, but drawn only after the incidents.
   const cameras = loadCameras(incidents).catch((err) => showBoardError(err));
   const units = loadUnits().catch((err) => showBoardError(err));
+  const sensors = loadSensors().catch((err) => showBoardError(err));
   await incidents;
   renderList();
   await basemap;
@@ -369,6 +374,7 @@ async function start() {
   document.body.dataset.incidents = 'true';
   await cameras;
   await units;
+  await sensors;
   await nextFrame();
   performance.mark('citylink:usable'); // and every camera
   document.body.dataset.ready = 'true';
@@ -428,6 +434,7 @@ function createBoardMap(config) {
   layers.overlays = L.layerGroup().addTo(map);
   initPlanLayers(map, { call, cameraAt: (id) => state.cameras.get(id) });
   initUnitLayer(map, { call });
+  initSensorLayer(map, { call, active: () => !$('app').hidden });
   layers.cameras.on('click', (e) => showCameraPopup(e.layer.camera, e.latlng));
   layers.incidents.on('click', (e) => select(e.layer.incidentId));
   const hover = L.tooltip({ direction: 'top', offset: [0, -12], className: 'incident-tooltip' });
@@ -453,8 +460,9 @@ function addLegend(map) {
         + `<span class="legend-item"><i class="cam cam-online"></i>CCTV</span>`
         + `<span class="legend-item"><i class="cam cam-offline"></i>${escapeHtml(t('cameras.offline'))}</span>`
         + [1, 2, 3].map((n) => `<span class="legend-item"><i class="tier tier-${n}"></i>${escapeHtml(t(`cameras.tier.${n}`))}</span>`).join('')
-        + unitLegendHtml();
+        + unitLegendHtml() + sensorLegendHtml();
       bindUnitLegend(div);
+      bindSensorLegend(div);
     };
     draw();
     onLangChange(draw);
@@ -831,6 +839,7 @@ async function select(id) {
     stopVideo();
     state.layers.selection.clearLayers();
     clearPlans();
+    clearEnvironment($('panel-environment'));
     if (previous) refreshMarker(previous);
   }
   refreshMarker(id);
@@ -888,6 +897,7 @@ function closePanel() {
   stopVideo();
   state.layers.selection.clearLayers();
   clearPlans();
+  clearEnvironment($('panel-environment'));
   if (previous) refreshMarker(previous);
   scheduleRender();
   state.map.invalidateSize();
@@ -932,6 +942,7 @@ function renderPanel() {
   renderActions(d, ended);
   renderCameras(d, ended);
   renderPlans(d, ended);
+  renderEnvironment(d, $('panel-environment'));
   renderGrants(d);
   renderHistory(d);
   renderVideo();
@@ -1435,6 +1446,7 @@ function openStream() {
       state.streamErrored = false;
       loadIncidents().then(() => { if (state.selectedId) refreshDetailSoon(); }).catch(showBoardError);
       loadUnits().catch(showBoardError);
+      loadSensors().catch(showBoardError);
     }
   };
   source.onerror = () => {
@@ -1471,9 +1483,11 @@ function onStreamMessage(event) {
     case 'incident.opened':
     case 'incident.updated':
       upsertIncident(data, { fromStream: true });
+      onSensorIncident(data);
       break;
     case 'incident.closed':
       if (incidentId) removeIncident(incidentId);
+      onSensorIncident(data);
       break;
     case 'camera.changed':
       if (data.camera) addCamera(data.camera);
@@ -1499,6 +1513,7 @@ if (document.body && document.body.dataset.page === 'board') {
     incidents: () => state.incidents.size,
     onMap: (id) => Boolean(state.markers.get(id) && state.layers.incidents.hasLayer(state.markers.get(id))),
     unit: (id) => unitOnMap(id),
+    sensor: (id) => sensorOnMap(id),
   };
   boot();
 }

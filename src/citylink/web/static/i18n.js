@@ -160,6 +160,26 @@ const TEXT = {
     'units.age.h': '{n} h ago',
     'units.age.d': '{n} d ago',
     'units.incident': 'incident {id}',
+    'env.legend': 'Sensors',
+    'env.state.ok': 'normal',
+    'env.state.alarm': 'in alarm',
+    'env.state.down': 'not reporting',
+    'env.last_seen': 'last reading {age}',
+    'env.never_seen': 'no reading yet',
+    'env.chart.title': 'Sensor readings',
+    'env.chart.aria': '{measure} in {unit} at {sensors}, {from} to {to}, with its alarm levels',
+    'env.chart.opened': 'opened',
+    'env.chart.ended': 'lifted',
+    'env.chart.none': 'No readings in this period.',
+    'env.level.advisory': 'advisory',
+    'env.level.warning': 'warning',
+    'env.level.serious_warning': 'serious warning',
+    'env.level.bad': 'bad',
+    'env.level.very_bad': 'very bad',
+    'env.level.heat_advisory': 'heat advisory',
+    'env.level.heat_warning': 'heat warning',
+    'env.level.rain_advisory': 'rain advisory',
+    'env.level.rain_warning': 'rain warning',
     'view.live': 'Live access',
     'view.expires_in': 'Access expires in',
     'view.granted_to': 'Granted to',
@@ -329,6 +349,26 @@ const TEXT = {
     'units.age.h': '{n}시간 전',
     'units.age.d': '{n}일 전',
     'units.incident': '사건 {id}',
+    'env.legend': '환경 센서',
+    'env.state.ok': '정상',
+    'env.state.alarm': '경보 중',
+    'env.state.down': '통신 두절',
+    'env.last_seen': '마지막 측정 {age}',
+    'env.never_seen': '측정값 없음',
+    'env.chart.title': '센서 측정값',
+    'env.chart.aria': '{sensors}의 {measure}({unit}), {from}부터 {to}까지, 경보 기준과 함께',
+    'env.chart.opened': '발령',
+    'env.chart.ended': '해제',
+    'env.chart.none': '이 기간의 측정값이 없습니다.',
+    'env.level.advisory': '주의보',
+    'env.level.warning': '경보',
+    'env.level.serious_warning': '중대경보',
+    'env.level.bad': '나쁨',
+    'env.level.very_bad': '매우 나쁨',
+    'env.level.heat_advisory': '폭염주의보',
+    'env.level.heat_warning': '폭염경보',
+    'env.level.rain_advisory': '호우주의보',
+    'env.level.rain_warning': '호우경보',
     'view.live': '영상 열람 중',
     'view.expires_in': '만료까지',
     'view.granted_to': '대상 기관',
@@ -410,6 +450,7 @@ function formatter(kind) {
     const locale = lang === 'ko' ? 'ko-KR' : 'en-GB';
     const options = {
       time: { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' },
+      clock: { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' },
       day: { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' },
       date: { year: 'numeric', month: '2-digit', day: '2-digit' },
     }[kind];
@@ -426,6 +467,12 @@ export function formatTime(iso) {
   if (Number.isNaN(date.getTime())) return String(iso);
   const sameDay = formatter('date').format(date) === formatter('date').format(new Date());
   return (sameDay ? formatter('time') : formatter('day')).format(date);
+}
+
+/** 14:05 in the city's time zone (a chart's time axis). */
+export function formatClock(ms) {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? '' : formatter('clock').format(date);
 }
 
 export function formatDuration(ms) {
