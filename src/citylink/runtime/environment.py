@@ -78,6 +78,8 @@ class EnvironmentWatch:
         sensors = sensor_repo.locked(session, by_sensor)
         states = sensor_repo.levels(session, sensors)
         moved: set[tuple[str, str]] = set()
+        heard: list[sensor_repo.Heard] = []
+        silent_after: dict[str, datetime] = {}
         for sensor_id, own in by_sensor.items():
             row = sensors.get(sensor_id)
             if row is None:
@@ -105,10 +107,12 @@ class EnvironmentWatch:
                         moved.add((row.city, name))
                 row.last_seen_at = reading.time
                 row.last_values = {**row.last_values, **reading.measures}
-            row.silent_after = now + timedelta(seconds=row.interval_s * self.settings.down_after_intervals)
-            row.updated_at = now
+            silent_after[sensor_id] = now + timedelta(seconds=row.interval_s * self.settings.down_after_intervals)
             if row.down_occurrence is not None:
                 taken.raised += self._back_up(session, row, now=now)
+            heard.append(row)
+        # Before the alarms are worked out: they rank the sensors by their latest values.
+        sensor_repo.save_heard(session, heard, silent_after=silent_after, now=now)
         for city, name in sorted(moved):
             taken.raised += self._work_out_alarm(session, city, self._measures[name], now=now)
         return taken
@@ -174,7 +178,7 @@ class EnvironmentWatch:
                                                    f"{row.interval_s:g} s"), received_by=row.agency, now=now)
         return len(rows)
 
-    def _back_up(self, session: Session, row: SensorRow, *, now: datetime,
+    def _back_up(self, session: Session, row: SensorRow | sensor_repo.Heard, *, now: datetime,
                  content: str = "sensor reporting again") -> int:
         outbox_repo.add(session, _sensor_event(row, Status.CLEARED, at=now, content=content),
                         received_by=row.agency, now=now)
@@ -254,7 +258,7 @@ def _alarm_event(city: str, measure: Measure, alarm: EnvironmentAlarmRow, status
                  items=tuple(Item(key=k, val=v) for k, v in items))
 
 
-def _sensor_event(row: SensorRow, status: Status, *, at: datetime, content: str) -> Event:
+def _sensor_event(row: SensorRow | sensor_repo.Heard, status: Status, *, at: datetime, content: str) -> Event:
     entry = CATALOGUE[SENSOR_DOWN_CODE]
     assert row.down_occurrence is not None
     return Event(code=SENSOR_DOWN_CODE, name=entry.name_ko, grade=entry.default_grade, status=status,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -54,12 +54,25 @@ class IntakeRejected(Exception):
         self.reason = reason
 
 
+RecordOutcome = Callable[[Session, "Accepted | IntakeRejected"], None]
+
+
+class SubmitRecorded(Protocol):
+    """Intake for a caller that keeps its own record of what became of the event (the linkage protocol's
+    received messages): ``record`` runs in the transaction that stores the event, so record and event are
+    committed together, in one commit per batch."""
+
+    def __call__(self, event: Event, *, received_by: str, correlation_id: str,
+                 record: RecordOutcome | None = None) -> Awaitable[Accepted]: ...
+
+
 @dataclass(slots=True)
 class _Pending:
     event: Event
     received_by: str
     correlation_id: str
     future: asyncio.Future[Accepted]
+    record: RecordOutcome | None = None
 
 
 StreamOut = tuple[str, dict[str, Any], frozenset[str]]
@@ -116,9 +129,10 @@ class Intake:
                 await self._flusher
             self._flusher = None
 
-    async def submit(self, event: Event, *, received_by: str, correlation_id: str) -> Accepted:
+    async def submit(self, event: Event, *, received_by: str, correlation_id: str,
+                     record: RecordOutcome | None = None) -> Accepted:
         future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(event, received_by, correlation_id, future))
+        self._queue.put_nowait(_Pending(event, received_by, correlation_id, future, record))
         return await future
 
     async def _flush_forever(self) -> None:
@@ -169,6 +183,9 @@ class Intake:
         outcomes = [self._write_one(pending, now=now, seen=seen, incidents=incidents, grants=grants, writes=writes)
                     for pending in batch]
         writes.save(session, now=now)
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if pending.record is not None:
+                pending.record(session, outcome.result)
         return outcomes
 
     def _write_one(self, pending: _Pending, *, now: datetime, seen: set[str], incidents: dict[str, IncidentRow],

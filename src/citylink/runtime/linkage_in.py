@@ -9,6 +9,8 @@ is revoked. The message is recorded in the same way whatever happens to it, so n
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
 import uuid
@@ -26,7 +28,7 @@ from citylink.domain.agencies import Principal
 from citylink.domain.events import Event
 from citylink.domain.linkage import extended, passed_through
 from citylink.runtime.clock import Clock
-from citylink.runtime.intake import IntakeRejected, Submit
+from citylink.runtime.intake import Accepted, IntakeRejected, SubmitRecorded
 from citylink.settings import LinkageSettings
 from citylink.store import agency_repo, linkage_repo
 from citylink.store.database import Database
@@ -61,10 +63,45 @@ _HTTP = {LinkStatus.PROCESSED: 200, LinkStatus.FORWARDED: 200, LinkStatus.PARSE_
          LinkStatus.REFUSED: 409, LinkStatus.NO_ROUTE: 422}
 
 
+class _Recorder:
+    """Records messages in batches: every reply waits for its record's commit, and the messages that arrive
+    while one commit runs share the next (one commit per message held the protocol to a third of the native
+    API's rate, measured)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._pending: list[tuple[dict[str, object], asyncio.Future[int]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def record(self, values: dict[str, object]) -> int:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending.append((values, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                ids = await self._db.write(functools.partial(_record_all, [values for values, _ in batch]))
+            except Exception as exc:  # every waiting reply gets the failure: none is answered unrecorded
+                for _, future in batch:
+                    future.set_exception(exc)
+            else:
+                for (_, future), message_id in zip(batch, ids, strict=True):
+                    future.set_result(message_id)
+
+
+def _record_all(values: list[dict[str, object]], session: Session) -> list[int]:
+    return [linkage_repo.record(session, v) for v in values]
+
+
 class LinkageIn:
     def __init__(self, db: Database, *, settings: LinkageSettings, city: str, sessions: SessionSigner,
-                 submit: Submit, clock: Clock) -> None:
+                 submit: SubmitRecorded, clock: Clock) -> None:
         self._db = db
+        self._recorder = _Recorder(db)
         self._settings = settings
         self._city = city
         self._sessions = sessions
@@ -133,12 +170,23 @@ class LinkageIn:
             return await self._record(envelope, raw, exc.status, exc.field, exc.reason, seen)
         if envelope.rcv_cd and envelope.rcv_cd != self._city:
             return await self._forward(envelope, raw, event, seen)
+        recorded: list[int] = []
+
+        def record(session: Session, result: Accepted | IntakeRejected) -> None:
+            """In intake's transaction: the message is recorded with the event it became, or why it did not."""
+            if isinstance(result, Accepted):
+                values = _values(envelope, raw, LinkStatus.PROCESSED, "", "", seen, event=event,
+                                 incident_id=result.incident_id)
+            else:
+                values = _values(envelope, raw, LinkStatus.REFUSED, "body.ocrSts", result.reason, seen)
+            recorded.append(linkage_repo.record(session, values))
+
         try:
-            accepted = await self._submit(event, received_by=seen.agency, correlation_id=f"link-{uuid.uuid4().hex}")
+            await self._submit(event, received_by=seen.agency, correlation_id=f"link-{uuid.uuid4().hex}",
+                               record=record)
         except IntakeRejected as exc:
-            return await self._record(envelope, raw, LinkStatus.REFUSED, "body.ocrSts", exc.reason, seen)
-        return await self._record(envelope, raw, LinkStatus.PROCESSED, "", "", seen, event=event,
-                                  incident_id=accepted.incident_id)
+            return _answer(LinkStatus.REFUSED, "body.ocrSts", exc.reason, recorded[0], envelope)
+        return _answer(LinkStatus.PROCESSED, "", "", recorded[0], envelope)
 
     async def _forward(self, envelope: Envelope, raw: bytes, event: Event, seen: _Seen) -> Answer:
         """Wide-area linkage: an event for another city goes to that city's platform, unless it was there."""
@@ -196,14 +244,17 @@ class LinkageIn:
 
     async def _record(self, envelope: Envelope, raw: bytes, status: LinkStatus, field: str, reason: str,
                       seen: _Seen, *, event: Event | None = None, incident_id: str | None = None) -> Answer:
-        values = _values(envelope, raw, status, field, reason, seen, event=event, incident_id=incident_id)
-        message_id = await self._db.write(lambda s: linkage_repo.record(s, values))
-        if status is not LinkStatus.PROCESSED:
-            log.info("linkage message %s from %s: %s %s", message_id, envelope.send_cd[:64] or "?", status.value,
-                     field)
-        where = f"{field}: " if field else ""
-        message = "" if status is LinkStatus.PROCESSED else f"{status.value}: {where}{reason}"
-        return Answer(_HTTP[status], scsns.reply(status is LinkStatus.PROCESSED, message), message_id)
+        message_id = await self._recorder.record(_values(envelope, raw, status, field, reason, seen, event=event,
+                                                         incident_id=incident_id))
+        return _answer(status, field, reason, message_id, envelope)
+
+
+def _answer(status: LinkStatus, field: str, reason: str, message_id: int, envelope: Envelope) -> Answer:
+    if status is not LinkStatus.PROCESSED:
+        log.info("linkage message %s from %s: %s %s", message_id, envelope.send_cd[:64] or "?", status.value, field)
+    where = f"{field}: " if field else ""
+    message = "" if status is LinkStatus.PROCESSED else f"{status.value}: {where}{reason}"
+    return Answer(_HTTP[status], scsns.reply(status is LinkStatus.PROCESSED, message), message_id)
 
 
 def _values(envelope: Envelope, raw: bytes, status: LinkStatus, field: str, reason: str, seen: _Seen, *,

@@ -116,7 +116,7 @@ class Platform:
         self.personal_keys = frozenset(settings.services.personal_item_keys)
         self.sessions = SessionSigner.load_or_create(settings.data_dir / SESSION_SECRET_FILE,
                                                      ttl=timedelta(seconds=settings.session_ttl_s))
-        self.linkage_in = LinkageIn(db, settings=settings.linkage, city=settings.city_code, submit=self.submit,
+        self.linkage_in = LinkageIn(db, settings=settings.linkage, city=settings.city_code, submit=self.intake.submit,
                                     clock=clock, sessions=SessionSigner.load_or_create(
                                         settings.data_dir / SESSION_SECRET_FILE, audience=LINKAGE_AUDIENCE,
                                         ttl=timedelta(seconds=settings.linkage.session_ttl_s)))

@@ -9,7 +9,10 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from citylink.domain.devices import Reading, occurrence_device
+from citylink.store.database import table_of
 from citylink.store.tables import IncidentRow, ReadingRow
+
+_READINGS = table_of(ReadingRow)
 
 
 def add_readings(session: Session, readings: Sequence[Reading], *, now: datetime) -> int:
@@ -22,7 +25,8 @@ def add_readings(session: Session, readings: Sequence[Reading], *, now: datetime
              "time": r.time, "received_at": now, "lon": r.lon, "lat": r.lat, "measures": r.measures}
             for r in fresh.values() if r.id not in known]
     if rows:
-        session.execute(insert(ReadingRow), rows)
+        # Core on the connection, not the ORM's bulk path: half the time at a thousand readings a second.
+        session.connection().execute(insert(_READINGS), rows)
     return len(rows)
 
 

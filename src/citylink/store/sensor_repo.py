@@ -4,13 +4,15 @@ of each measure in each city."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from citylink.domain.environment import MeasureState
-from citylink.store.database import conflict_insert
+from citylink.store.database import conflict_insert, table_of
 from citylink.store.tables import EnvironmentAlarmRow, SensorLevelRow, SensorRow
 
 
@@ -30,14 +32,48 @@ def listed_by_id(session: Session, sensor_ids: Iterable[str]) -> list[SensorRow]
     return list(session.execute(select(SensorRow).where(SensorRow.id.in_(ids))).scalars()) if ids else []
 
 
-def locked(session: Session, sensor_ids: Iterable[str]) -> dict[str, SensorRow]:
+@dataclass(slots=True)
+class Heard:
+    """What a batch of readings needs of a sensor's row, and what it changes (saved by save_heard). A plain
+    record, not an ORM object: at a thousand readings a second, loading and flushing objects took two thirds of
+    the time (measured)."""
+
+    id: str
+    city: str
+    name: str
+    agency: str
+    lon: float
+    lat: float
+    interval_s: float
+    last_seen_at: datetime | None
+    last_values: dict[str, Any]
+    down_occurrence: str | None
+
+
+_SENSORS = table_of(SensorRow)
+_HEARD = (SensorRow.id, SensorRow.city, SensorRow.name, SensorRow.agency, SensorRow.lon, SensorRow.lat,
+          SensorRow.interval_s, SensorRow.last_seen_at, SensorRow.last_values, SensorRow.down_occurrence)
+
+
+def locked(session: Session, sensor_ids: Iterable[str]) -> dict[str, Heard]:
     """The sensors with these ids, locked for this transaction in id order (two processes taking readings of
     the same sensors wait for each other instead of deadlocking)."""
     ids = sorted(set(sensor_ids))
     if not ids:
         return {}
-    query = select(SensorRow).where(SensorRow.id.in_(ids)).order_by(SensorRow.id).with_for_update()
-    return {row.id: row for row in session.execute(query).scalars()}
+    query = select(*_HEARD).where(SensorRow.id.in_(ids)).order_by(SensorRow.id).with_for_update()
+    return {row.id: Heard(*row) for row in session.execute(query)}
+
+
+def save_heard(session: Session, heard: Iterable[Heard], *, silent_after: dict[str, datetime], now: datetime) -> None:
+    """One UPDATE per batch (executemany by primary key), in Core: the ORM's bulk path took twice as long."""
+    rows = [{"sensor": h.id, "seen": h.last_seen_at, "values": h.last_values, "down": h.down_occurrence,
+             "due": silent_after[h.id]} for h in heard]
+    if rows:
+        statement = (update(_SENSORS).where(_SENSORS.c.id == bindparam("sensor"))
+                     .values(last_seen_at=bindparam("seen"), last_values=bindparam("values"),
+                             down_occurrence=bindparam("down"), silent_after=bindparam("due"), updated_at=now))
+        session.connection().execute(statement, rows)
 
 
 def levels(session: Session, sensor_ids: Iterable[str]) -> dict[tuple[str, str], SensorLevelRow]:
