@@ -104,7 +104,9 @@ def in_alarm(session: Session, *, city: str, measure: str) -> list[tuple[SensorR
     """The city's sensors at level 1 or above on the measure, the highest level and value first."""
     query = (select(SensorRow, SensorLevelRow).join(SensorLevelRow, SensorLevelRow.sensor_id == SensorRow.id)
              .where(SensorRow.city == city, SensorLevelRow.measure == measure, SensorLevelRow.level > 0)
-             .order_by(SensorLevelRow.level.desc(), SensorLevelRow.value.desc(), SensorRow.id))
+             .order_by(SensorLevelRow.level.desc(), SensorLevelRow.value.desc(), SensorRow.id)
+             # The batch's values were written past the ORM (save_heard): objects loaded earlier are stale.
+             .execution_options(populate_existing=True))
     return [(sensor, level) for sensor, level in session.execute(query)]
 
 

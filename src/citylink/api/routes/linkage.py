@@ -9,9 +9,10 @@ hold personal data: only admins list and replay them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as FastApiPath
 from fastapi.responses import JSONResponse
 
 from citylink.adapters.scsns import LinkStatus
@@ -65,7 +66,8 @@ async def list_messages(platform: PlatformDep, principal: PrincipalDep, status: 
 
 
 @router.post("/linkage/messages/{message_id}/replay")
-async def replay(message_id: int, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+async def replay(message_id: Annotated[int, FastApiPath(ge=1, le=2**62)], platform: PlatformDep,
+                 principal: PrincipalDep) -> dict[str, Any]:
     """Take a recorded event message in again, as the agency that sent it: after a missing passphrase or code
     was configured. Its record shows the new outcome."""
     forbid(principal, principal.role is Role.ADMIN, "replay linkage messages")
