@@ -120,11 +120,6 @@ def alarm(session: Session, *, city: str, measure: str, now: datetime) -> Enviro
     return session.execute(query).scalar_one()
 
 
-def alarms(session: Session) -> list[EnvironmentAlarmRow]:
-    return list(session.execute(select(EnvironmentAlarmRow).order_by(EnvironmentAlarmRow.city,
-                                                                     EnvironmentAlarmRow.measure)).scalars())
-
-
 def register(session: Session, row: SensorRow) -> tuple[SensorRow, bool]:
     """Create the sensor, or update where it stands and how it reports; True when it was created."""
     existing = session.get(SensorRow, row.id)
