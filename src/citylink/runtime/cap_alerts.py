@@ -67,10 +67,13 @@ class CapAlerts:
         return pushed
 
     async def _push(self, url: str) -> int:
+        known = await self._db.read(lambda s: cap_repo.progress(s, url))
+        if known is not None and not await self._db.read(
+                lambda s: cap_repo.after(s, self.codes, seq=known.last_seq, limit=1)):
+            return 0  # nothing new: no write, no lease (this runs every send_every_s)
         now = self._clock()
-        start = await self._db.read(cap_repo.last_seq)
         state = await self._db.write(lambda s: cap_repo.claim_receiver(
-            s, url, now=now, until=now + timedelta(seconds=TIMEOUT_S * 3), start_after=start))
+            s, url, now=now, until=now + timedelta(seconds=TIMEOUT_S * 3)))
         if state is None:
             return 0
         pushed, seq, error = 0, state.last_seq, ""

@@ -62,9 +62,8 @@ class EnvironmentWatch:
         self._submit = submit
         self._clock = clock
         self.checker = Periodic("environment check", settings.check_every_s, self.check)
-        self._wake = asyncio.Event()
+        self.sender = Periodic("environment outbox", settings.check_every_s, self.flush)
         self._flushing = asyncio.Lock()  # one hand-over at a time keeps an incident's events in order
-        self._sender: asyncio.Task[None] | None = None
 
     # -- readings ----------------------------------------------------------------------------------------------
 
@@ -187,28 +186,9 @@ class EnvironmentWatch:
 
     # -- handing events to intake ------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        self._sender = asyncio.create_task(self._send_forever(), name="environment-outbox")
-
-    async def stop(self) -> None:
-        if self._sender is not None:
-            self._sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sender
-            self._sender = None
-
     def wake(self) -> None:
-        self._wake.set()
-
-    async def _send_forever(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.check_every_s)
-            self._wake.clear()
-            try:
-                await self.flush()
-            except Exception as exc:  # the store or intake away: the events stay in the outbox
-                log.warning("environment: handing raised events to intake failed, trying again: %s", exc)
+        """Events were written to the outbox: hand them over now rather than at the next round."""
+        self.sender.wake()
 
     async def flush(self) -> int:
         """Hand every unsent outbox event to intake, oldest first; how many."""

@@ -73,6 +73,8 @@ class LinkageOut:
         return delivered
 
     async def _deliver(self, partner: LinkPartner) -> int:
+        if not await self._db.read(lambda s: linkage_repo.pending(s, partner.id, limit=1)):
+            return 0  # nothing to send: no write, no lease (this runs every send_every_s)
         lease = timedelta(seconds=self._settings.timeout_s * 3)
         now = self._clock()
         state = await self._db.write(lambda s: linkage_repo.claim_partner(s, partner.id, owner=self._owner, now=now,

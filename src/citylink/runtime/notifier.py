@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import logging
 from dataclasses import dataclass
@@ -14,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citylink.runtime.clock import Clock
+from citylink.runtime.periodic import Periodic
 from citylink.settings import NotifySettings
 from citylink.store.database import Database
 from citylink.store.tables import IncidentRow, NotificationRow
@@ -36,37 +35,21 @@ class Notifier:
         self._settings = settings
         self._clock = clock
         self._client = client or httpx.AsyncClient(timeout=settings.timeout_s)
-        self._poll_s = poll_s
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._rounds = Periodic("notification delivery", poll_s, self.deliver_due)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="notifier")
+        self._rounds.start()
 
     async def stop(self) -> None:
         """Stop the background rounds; deliver_due still works when called directly."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._rounds.stop()
 
     async def close(self) -> None:
         await self.stop()
         await self._client.aclose()
 
     def wake(self) -> None:
-        self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.deliver_due()
-            except Exception:
-                log.exception("notification delivery round failed; will try again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
-            self._wake.clear()
+        self._rounds.wake()
 
     async def deliver_due(self) -> int:
         """One round: deliver everything due now. Returns how many were attempted."""

@@ -1,5 +1,6 @@
 """A background round run every few seconds until stopped: the relay, the overdue-walk check, the retention of
-plate reads. A failing round (the database or the broker away) is logged and the next one tries again."""
+plate reads, notification delivery, the environment outbox. wake() runs the next round at once (new work was
+just committed). A failing round (the database or the broker away) is logged and the next one tries again."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ class Periodic:
         self._round = round_
         self._first_after_s = first_after_s
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._forever(), name=self._name)
@@ -37,4 +42,6 @@ class Periodic:
                 await self._round()
             except Exception as exc:
                 log.warning("%s failed, trying again in %g s: %s", self._name, self._every_s, exc)
-            await asyncio.sleep(self._every_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._every_s)
+            self._wake.clear()

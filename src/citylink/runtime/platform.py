@@ -187,7 +187,7 @@ class Platform:
             await self._broker_feed.follow(self._on_feed, shared_state_only=not self.serves_api)
         # Workers submit too (overdue walks, silent sensors), so every role runs intake.
         await self.intake.start()
-        self.environment.start()
+        self.environment.sender.start()
         if self.serves_api:
             await self.run_blocking(self.plate_reads.reload)
             await self.run_blocking(self.plate_reads.zones.reload)
@@ -217,7 +217,7 @@ class Platform:
         await self.plate_reads.retention.stop()
         await self.safe_return.checker.stop()
         await self.environment.checker.stop()
-        await self.environment.stop()
+        await self.environment.sender.stop()
         await self.linkage_out.sender.stop()
         await self.cap.pusher.stop()
         await self.intake.stop()

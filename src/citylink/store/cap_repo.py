@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citylink.store.database import conflict_insert
+from citylink.store.database import conflict_insert, take_lease
 from citylink.store.tables import CapReceiverRow, EventRow
 
 
@@ -34,23 +34,17 @@ def earlier(session: Session, row: EventRow) -> list[EventRow]:
     return list(session.execute(query).scalars())
 
 
-def claim_receiver(session: Session, url: str, *, now: datetime, until: datetime,
-                   start_after: int) -> CapReceiverRow | None:
-    """The receiver's progress, leased until the time, when it is due and no other worker holds it. A new
-    receiver starts after start_after: it gets what is published from now on, not the whole history."""
-    session.execute(conflict_insert(session)(CapReceiverRow).values(
-        url=url, last_seq=start_after, failures=0, next_attempt_at=None, lease_until=None, last_error="",
-        delivered_at=None).on_conflict_do_nothing(index_elements=["url"]))
-    claimed = session.execute(
-        update(CapReceiverRow).where(CapReceiverRow.url == url,
-                                     or_(CapReceiverRow.lease_until.is_(None), CapReceiverRow.lease_until < now),
-                                     or_(CapReceiverRow.next_attempt_at.is_(None),
-                                         CapReceiverRow.next_attempt_at <= now))
-        .values(lease_until=until))
-    if not getattr(claimed, "rowcount", 0):
-        return None
+def progress(session: Session, url: str) -> CapReceiverRow | None:
     return session.get(CapReceiverRow, url)
 
 
-def last_seq(session: Session) -> int:
-    return int(session.execute(select(EventRow.seq).order_by(EventRow.seq.desc()).limit(1)).scalar() or 0)
+def claim_receiver(session: Session, url: str, *, now: datetime, until: datetime) -> CapReceiverRow | None:
+    """The receiver's progress, leased until the time, when it is due and no other worker holds it. A new
+    receiver starts after the newest event: it gets what is published from now on, not the whole history."""
+    newest = select(func.coalesce(func.max(EventRow.seq), 0)).scalar_subquery()
+    session.execute(conflict_insert(session)(CapReceiverRow).values(
+        url=url, last_seq=newest, failures=0, next_attempt_at=None, lease_until=None, last_error="",
+        delivered_at=None).on_conflict_do_nothing(index_elements=["url"]))
+    if not take_lease(session, CapReceiverRow, url, now=now, until=until):
+        return None
+    return session.get(CapReceiverRow, url)

@@ -7,13 +7,14 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Table, create_engine, event, func, select
+from sqlalchemy import Engine, Table, create_engine, event, func, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -35,6 +36,18 @@ def table_of(model: type[DeclarativeBase]) -> Table:
 def conflict_insert(session: Session) -> Any:
     """The session's database's own insert(), which has on_conflict_do_nothing (PostgreSQL and SQLite alike)."""
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def take_lease(session: Session, model: Any, key: str, *, now: datetime, until: datetime) -> bool:
+    """Lease a delivery row (a linkage partner's, a CAP receiver's: their key, lease_until, next_attempt_at) to
+    this worker until the time, when it is due and nobody else holds it. A lease, not a row lock: the worker then
+    makes slow HTTP calls, and SQLite's one writer must not wait for them."""
+    key_column = inspect(model).primary_key[0]
+    claimed = session.execute(
+        update(model).where(key_column == key, or_(model.lease_until.is_(None), model.lease_until < now),
+                            or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now))
+        .values(lease_until=until))
+    return bool(getattr(claimed, "rowcount", 0))
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL", sqlite_autocheckpoint: bool = True) -> Engine:

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from citylink.domain.events import Event
-from citylink.store.database import conflict_insert
+from citylink.store.database import conflict_insert, take_lease
 from citylink.store.tables import LinkMessageRow, LinkOutboxRow, LinkPartnerRow
 
 
@@ -54,15 +54,12 @@ def claim_partner(session: Session, partner: str, *, owner: str, now: datetime,
     session.execute(conflict_insert(session)(LinkPartnerRow).values(
         id=partner, session_key=None, lease_until=None, lease_owner=None, failures=0, next_attempt_at=None,
         last_error="", delivered_at=None).on_conflict_do_nothing(index_elements=["id"]))
-    claimed = session.execute(
-        update(LinkPartnerRow).where(LinkPartnerRow.id == partner,
-                                     or_(LinkPartnerRow.lease_until.is_(None), LinkPartnerRow.lease_until < now),
-                                     or_(LinkPartnerRow.next_attempt_at.is_(None),
-                                         LinkPartnerRow.next_attempt_at <= now))
-        .values(lease_until=until, lease_owner=owner))
-    if not getattr(claimed, "rowcount", 0):
+    if not take_lease(session, LinkPartnerRow, partner, now=now, until=until):
         return None
-    return session.get(LinkPartnerRow, partner)
+    row = session.get(LinkPartnerRow, partner)
+    assert row is not None
+    row.lease_owner = owner
+    return row
 
 
 def pending(session: Session, partner: str, *, limit: int) -> list[LinkOutboxRow]:

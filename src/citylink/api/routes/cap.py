@@ -21,13 +21,13 @@ router = APIRouter(tags=["CAP"])
 FEED_ENTRIES = 100
 ATOM = "http://www.w3.org/2005/Atom"
 CAP_TYPE = "application/cap+xml"
+ElementTree.register_namespace("", ATOM)  # the feed written with Atom as its default namespace
 
 
 @router.get("/cap/alerts", response_class=Response, responses={200: {"content": {"application/atom+xml": {}}}})
 async def feed(request: Request, platform: PlatformDep, principal: PrincipalDep) -> Response:
     """The latest published alerts, newest first: an Atom feed whose entries link to their CAP 1.2 messages."""
     rows = await platform.db.read(lambda s: cap_repo.latest(s, platform.cap.codes, limit=FEED_ENTRIES))
-    ElementTree.register_namespace("", ATOM)
     root = ElementTree.Element(f"{{{ATOM}}}feed")
     _text(root, "title", f"citylink {platform.settings.city_code}: published alerts")
     _text(root, "id", f"urn:citylink:{platform.cap.profile.sender}:cap")

@@ -179,13 +179,14 @@ async def alarm_series(incident_id: str, platform: PlatformDep, principal: Princ
         readings = device_repo.series(session, city=row.sender_city, device_ids=sensor_ids, since=since,
                                       until=until + timedelta(seconds=1))
         names = {r.id: r.name for r in sensor_repo.listed_by_id(session, set(sensor_ids))}
+        points: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+        for reading in readings:  # oldest first: each sensor's points stay in time order
+            if measure.name in reading.measures:
+                points[reading.device_id].append((reading.time, float(reading.measures[measure.name])))
         return {"incident_id": row.id, "measure": _measure_view(measure), "since": since.isoformat(),
                 "until": until.isoformat(), "opened_at": row.opened_at.isoformat(),
                 "ended_at": row.ended_at.isoformat() if row.ended_at else None,
-                "sensors": [{"id": s, "name": names.get(s, s),
-                             "points": _downsampled([(r.time, float(r.measures[measure.name])) for r in readings
-                                                     if r.device_id == s and measure.name in r.measures],
-                                                    since, until)}
+                "sensors": [{"id": s, "name": names.get(s, s), "points": _downsampled(points[s], since, until)}
                             for s in sensor_ids]}
 
     return await platform.db.read(read)
