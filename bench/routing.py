@@ -9,7 +9,8 @@ random points of the city (a few metres off the road, snapped like real position
 - point to point: the fastest route between two points, with its geometry;
 - 3-minute cordon: everything reachable by car from a point in 3 minutes, with its exits.
 
-Each citylink query is timed whole (snapping, search, path and geometry). networkx answers the same question
+Each citylink query is timed whole (snapping, search, path and geometry); routes between two points use
+networkit's bidirectional Dijkstra, the rest scipy's csgraph. networkx answers the same question
 from the same snapped positions on the same graph (the same virtual start node and partial edges), and only its
 search is timed; both answers are compared. Exits 1 when a target is missed or an answer differs.
 """
@@ -195,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
 
         points = random_points(router, 2 * n + n * (UNITS + 1), rng)
         pairs = [(points[2 * i], points[2 * i + 1]) for i in range(n)]
+        start = time.perf_counter()
+        router.route_between(*pairs[0])  # builds this thread's networkit graph, as after each traffic change
+        first_route_s = time.perf_counter() - start
         rest = points[2 * n:]
         scenes = [(rest[i * (UNITS + 1)], rest[i * (UNITS + 1) + 1:(i + 1) * (UNITS + 1)]) for i in range(n)]
         ids = [f"unit-{j}" for j in range(UNITS)]
@@ -246,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
 
     load_s = min(loads)
     table = Table(title=f"Routing on {args.pbf.name}: {network.n_nodes:,} nodes, {network.n_edges:,} edges "
-                        f"(scipy csgraph), {n} queries each; networkx on the same graph, {n_base} of the queries")
+                        f"(scipy csgraph; networkit for point to point), {n} queries each; networkx on the same graph, "
+                        f"{n_base} of the queries")
     columns = ("query", "citylink query p50 / p90 / p99", "target p50", "citylink search p50",
                "networkx Dijkstra p50", "speed-up: search / whole query", "target", "verdict")
     for column in columns:
@@ -273,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes.add_row(f"load .npz ({npz_bytes / 1e6:.1f} MB file), best of 5 / median",
                   f"{load_s * 1e3:.1f} / {float(np.median(loads)) * 1e3:.1f} ms", "", "")
     sizes.add_row("router ready (CSR, reverse CSR, snapping k-d tree)", f"{router_s * 1e3:.0f} ms", "", "")
+    sizes.add_row("first route in a thread, or after a traffic change (builds its networkit graph)",
+                  f"{first_route_s * 1e3:.0f} ms", "", "")
     load_ok = load_s + router_s <= TARGET_LOAD_S
     passed &= load_ok
     sizes.add_row("load + router ready", f"{(load_s + router_s) * 1e3:.0f} ms", f"≤ {TARGET_LOAD_S:g} s",
