@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -83,9 +84,13 @@ def test_an_expired_grant_is_shown_as_expired(pages: Pages, web_server: WebServe
     incident_id = web_server.post_event("119UC001", ESPLANADI, sender="fire", place="Esplanadi")["incident_id"]
     token, cameras = web_server.grant_token(incident_id, "fire")
     view = _open_view(pages, token, cameras)
-    # Move the page's clock past the grant's expiry: the countdown reaches zero and the page ends it itself.
     expires_at = view.evaluate("() => document.querySelector('#countdown-value').textContent")
     assert ":" in expires_at
+    # The page follows the server's clock (from each poll's Date header), so a poll answered after the clock
+    # moves would move it back: cut the polls off first and wait until one has failed (they run one at a time).
+    view.route("**/api/v1/view/**", lambda route: route.abort())
+    expect(view.get_by_test_id("view-state")).to_have_class(re.compile(r"\boffline\b"))
+    # Move the page's clock past the grant's expiry: the countdown reaches zero and the page ends it itself.
     view.evaluate("() => { const real = Date.now; Date.now = () => real() + 3 * 3600 * 1000; }")
     view.wait_for_selector(".view-ended", timeout=int(ENDS_WITHIN_S * 1000))
     expect(view.get_by_test_id("view-banner")).to_contain_text("expired")
