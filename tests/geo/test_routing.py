@@ -297,6 +297,21 @@ def test_best_units_routes_and_etas_agree_with_routing(router: Router) -> None:
             assert not isinstance(other, Route) or other.eta_s >= slowest - 1e-9
 
 
+def test_etas_without_routes_agree_with_the_ranking(router: Router) -> None:
+    rng = np.random.default_rng(12)
+    snaps = [router.snapper.snap(*metres_to_lonlat(RAUTATIENTORI, *rng.uniform(-600, 600, 2))) for _ in range(10)]
+    units = [s for s in snaps if isinstance(s, Snap)]
+    target = router.snapper.snap(*SENAATINTORI)
+    assert isinstance(target, Snap)
+    etas = router.etas_to(target, units, k=3)
+    expected = [router.eta_between(unit, target) for unit in units]
+    first = np.argsort(expected)[:3]
+    assert etas[first] == pytest.approx(np.array(expected)[first], rel=1e-9)  # the three first are exact
+    assert np.all(np.isinf(etas) | np.isclose(etas, expected, rtol=1e-9))  # the rest exact or not reached
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        router.etas_to(target, units, k=0)
+
+
 def test_units_off_network_or_unreachable_are_listed(router: Router) -> None:
     sea = metres_to_lonlat(RAUTATIENTORI, 0.0, 5000.0)
     router.close(np.arange(router.network.n_edges))  # everything closed: nobody can move

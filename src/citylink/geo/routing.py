@@ -26,7 +26,7 @@ import numpy.typing as npt
 from scipy.sparse import csgraph, csr_matrix
 from shapely.geometry import LineString
 
-from citylink.geo.distance import FloatArray, haversine_m_many
+from citylink.geo.distance import FloatArray, haversine_m, haversine_m_many
 from citylink.geo.point_to_point import PointToPoint
 from citylink.geo.roads import MIN_EDGE_TIME_S, IntArray, RoadNetwork
 from citylink.geo.route_results import NoRoute, NoRouteReason, RankedUnit, Route, UnitRanking
@@ -43,6 +43,13 @@ _DETOUR = 2.0  # first limit: straight-line distance at the network's median spe
 class _Weights:
     forward: FloatArray  # seconds per edge, in edge order
     reverse: FloatArray  # the same, in reverse-CSR order
+
+
+@dataclass(frozen=True, slots=True)
+class _Arrivals:
+    etas: list[tuple[float, int]]  # per unit: ETA (inf: not reached) and the edge it leaves by (-1: straight on)
+    pred: IntArray  # the reversed tree: a node's predecessor is the next node towards the target
+    whole_network: bool  # the search had no limit, so an unreached unit cannot reach the target at all
 
 
 class _QueryGraphs(threading.local):
@@ -88,7 +95,7 @@ class Router:
         self._factor = np.ones(network.n_edges)
         self._weights = self._weights_for(self._factor)
         self._local = _QueryGraphs()
-        self._point_to_point = PointToPoint(network.edge_from, network.edge_to, n)
+        self._point_to_point = PointToPoint(network.edge_ptr, network.edge_to)
 
     # -- live traffic ----------------------------------------------------------------------------------------
 
@@ -268,26 +275,41 @@ class Router:
         placed = [(i, s) for i, s in enumerate(snaps) if isinstance(s, Snap)]
         straight = haversine_m_many(lon, lat, target.lon, target.lat)
         weights = self._weights
-        nearest = np.sort(straight[[i for i, _ in placed]])
-        limit = self._first_limit_s(float(nearest[min(k, nearest.shape[0]) - 1]) if placed else 0.0)
-        while True:
-            times, pred = self._tree(target, weights, reverse=True, limit_s=limit)
-            etas = [self._unit_eta(unit, target, times, weights) for _, unit in placed]
-            if sum(eta <= limit for eta, _ in etas) >= min(k, len(placed)) or math.isinf(limit):
-                break
-            limit = _grow(limit)
-        reached = sorted((eta, unit_ids[i], i, via) for (i, _), (eta, via) in zip(placed, etas, strict=True)
+        arrivals = self._arrivals(target, [s for _, s in placed], straight[[i for i, _ in placed]], k, weights)
+        reached = sorted((eta, unit_ids[i], i, via) for (i, _), (eta, via) in zip(placed, arrivals.etas, strict=True)
                          if math.isfinite(eta))
         by_index = dict(placed)
-        ranked = tuple(self._ranked_unit(unit_id, by_index[i], target, via, pred, weights, float(straight[i]))
+        ranked = tuple(self._ranked_unit(unit_id, by_index[i], target, via, arrivals.pred, weights,
+                                         float(straight[i]))
                        for _, unit_id, i, via in reached[:k])
         return UnitRanking(
             target, ranked,
             # Only a search of the whole network proves a unit unreachable; it runs when fewer than k arrive.
-            unreachable=tuple(unit_ids[i] for (i, _), (eta, _) in zip(placed, etas, strict=True)
-                              if math.isinf(eta) and math.isinf(limit)),
+            unreachable=tuple(unit_ids[i] for (i, _), (eta, _) in zip(placed, arrivals.etas, strict=True)
+                              if math.isinf(eta) and arrivals.whole_network),
             off_network=tuple(unit_ids[i] for i, s in enumerate(snaps) if isinstance(s, OffNetwork)),
         )
+
+    def etas_to(self, target: Snap, units: Sequence[Snap], *, k: int = DEFAULT_K) -> FloatArray:
+        """Snapped units' ETAs to a snapped target by road, without routes: exact for the k first to arrive and
+        for any other the same search reached; inf for the rest (slower than those k, or unreachable)."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        straight = np.array([haversine_m(u.lon, u.lat, target.lon, target.lat) for u in units], dtype=np.float64)
+        arrivals = self._arrivals(target, units, straight, k, self._weights)
+        return np.array([eta for eta, _ in arrivals.etas], dtype=np.float64)
+
+    def _arrivals(self, target: Snap, units: Sequence[Snap], straight_m: FloatArray, k: int,
+                  weights: _Weights) -> _Arrivals:
+        """One Dijkstra from the target on the reversed graph, its limit grown until k units are in."""
+        nearest = np.sort(straight_m)
+        limit = self._first_limit_s(float(nearest[min(k, nearest.shape[0]) - 1]) if units else 0.0)
+        while True:
+            times, pred = self._tree(target, weights, reverse=True, limit_s=limit)
+            etas = [self._unit_eta(unit, target, times, weights) for unit in units]
+            if sum(eta <= limit for eta, _ in etas) >= min(k, len(units)) or math.isinf(limit):
+                return _Arrivals(etas, pred, math.isinf(limit))
+            limit = _grow(limit)
 
     def _unit_eta(self, unit: Snap, target: Snap, times: FloatArray, weights: _Weights) -> tuple[float, int]:
         """ETA from the unit's point to the target, and the unit's edge it leaves by (-1: straight along it)."""
