@@ -12,9 +12,11 @@ grants the police, has committed and its "grant.issued" is published to the stre
 - one at a time, each waiting for its grant before the next is sent (the latency);
 - then a burst, all submitted at once (events/s end to end).
 
-The baseline is the intake commit alone (submit → accepted: the event stored durably, before any service
-acts), and select_cameras alone on the same index, so the report shows where the time goes.
-Exits 1 when p99 submit → grant misses 5 ms.
+In a process that runs the services the grant commits in the transaction that stores the event
+(runtime/inline_services.py), so "accepted" and "granted" are one commit apart by nothing but the event loop.
+The baselines, in the same run: the floor of any acknowledged write (one one-row transaction through the same
+writer thread, same database file and synchronous=FULL), and select_cameras alone on the same index, so the
+report shows where the time goes. Exits 1 when p99 submit → grant misses 5 ms.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from _load import Summary, ms
 from _synthetic import SyntheticCameras, make_cameras, query_points
@@ -132,6 +136,24 @@ async def submit_and_wait(platform: TimedPlatform, watch: GrantWatch, event: Eve
     return Timed(submitted, accepted, granted)
 
 
+async def durable_write_floor(platform: Platform, n: int) -> list[int]:
+    """One one-row transaction at a time through the platform's writer thread: what an acknowledged write costs
+    at the least on this disk (the commit's sync) and in this process (the thread hand-off)."""
+    def create(session: Session) -> None:
+        session.execute(text("CREATE TABLE bench_floor (id INTEGER PRIMARY KEY, at TEXT)"))
+
+    def insert_one(session: Session) -> None:
+        session.execute(text("INSERT INTO bench_floor (at) VALUES (:at)"), {"at": datetime.now(UTC).isoformat()})
+
+    await platform.db.write(create)
+    timings = []
+    for _ in range(n):
+        started = time.perf_counter_ns()
+        await platform.db.write(insert_one)
+        timings.append(time.perf_counter_ns() - started)
+    return timings
+
+
 @dataclass(frozen=True, slots=True)
 class Run:
     cameras: int
@@ -141,6 +163,7 @@ class Run:
     burst: list[Timed]
     burst_started: int
     selection_ns: list[int]
+    floor_ns: list[int]
     synchronous: str
 
 
@@ -191,8 +214,9 @@ async def run(args: argparse.Namespace, settings: Settings, cams: SyntheticCamer
             started_ns = time.perf_counter_ns()
             select_cameras(platform.index, event.location.lon, event.location.lat, radius_m=radius_m, k=k)
             selection_ns.append(time.perf_counter_ns() - started_ns)
+        floor_ns = await durable_write_floor(platform, n_seq)
         return Run(len(platform.index), store_write_s, open_s, sequential, burst, burst_started, selection_ns,
-                   settings.sqlite_synchronous)
+                   floor_ns, settings.sqlite_synchronous)
     finally:
         await platform.stop()
 
@@ -208,19 +232,19 @@ def _report(result: Run) -> bool:
 
     seq = [t for t in result.sequential if t.granted is not None]
     no_grant = len(result.sequential) - len(seq)
-    intake = Summary.of_ns([t.accepted - t.submitted for t in result.sequential])
-    service = Summary.of_ns([t.granted - t.accepted for t in seq if t.granted is not None])
+    accepted = Summary.of_ns([t.accepted - t.submitted for t in result.sequential])
     end_to_end = Summary.of_ns([t.granted - t.submitted for t in seq if t.granted is not None])
+    floor = Summary.of_ns(result.floor_ns)
     selection = Summary.of_ns(result.selection_ns)
     table = Table(title=f"one event at a time: {len(result.sequential):,} events, {result.cameras:,} cameras, "
                         f"SQLite WAL synchronous={result.synchronous}", title_justify="left")
     table.add_column("stage")
     for column in ("p50", "p90", "p99", "p99.9", "max"):
         table.add_column(column, justify="right")
-    for label, summary in (("intake commit: submit → accepted (baseline, the bare store write)", intake),
-                           ("service: accepted → grant committed", service),
-                           ("[bold]end to end: submit → police grant committed[/]", end_to_end),
-                           ("of which select_cameras alone (same points, same index)", selection)):
+    for label, summary in (("[bold]end to end: submit → police grant committed[/]", end_to_end),
+                           ("submit → accepted (the caller's answer)", accepted),
+                           ("baseline: one one-row durable commit through the writer thread", floor),
+                           ("baseline: select_cameras alone (same points, same index)", selection)):
         table.add_row(label, *(ms(v) for v in (summary.p50, summary.p90, summary.p99, summary.p999, summary.max)))
     console.print(table)
     if no_grant:
@@ -247,7 +271,7 @@ def _report(result: Run) -> bool:
     passed = end_to_end.p99 <= TARGET_P99_MS
     verdict = "[bold green]PASS[/]" if passed else "[bold red]FAIL[/]"
     console.print(f"{verdict}: p99 submit → police grant committed {ms(end_to_end.p99)} vs target "
-                  f"{TARGET_P99_MS:.0f} ms at {result.cameras:,} cameras (intake commit alone p99 {ms(intake.p99)})")
+                  f"{TARGET_P99_MS:.0f} ms at {result.cameras:,} cameras (bare durable commit p99 {ms(floor.p99)})")
     return passed
 
 

@@ -18,6 +18,8 @@ class EventMessage:
     event: Event
     correlation_id: str
     effect: str  # what the event did to its incident: opened, moved, updated or ended
+    # Services that already acted on it in the transaction that stored it (see runtime/inline_services.py)
+    handled: frozenset[str] = frozenset()
 
     @property
     def event_id(self) -> str:
@@ -25,12 +27,13 @@ class EventMessage:
 
     def to_bytes(self) -> bytes:
         return orjson.dumps({"event": self.event.model_dump(mode="json"), "correlation_id": self.correlation_id,
-                             "effect": self.effect})
+                             "effect": self.effect, "handled": sorted(self.handled)})
 
     @classmethod
     def from_bytes(cls, data: bytes) -> EventMessage:
         raw = orjson.loads(data)
-        return cls(Event.model_validate(raw["event"]), str(raw["correlation_id"]), str(raw["effect"]))
+        return cls(Event.model_validate(raw["event"]), str(raw["correlation_id"]), str(raw["effect"]),
+                   frozenset(str(name) for name in raw.get("handled", ())))
 
 
 # A handler takes what has queued up for it, in order: one transaction for many events keeps a busy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,7 +47,7 @@ from citylink.runtime.views import incident_summary
 from citylink.services.base import IncidentView, Service
 from citylink.services.registry import Registry
 from citylink.settings import Settings
-from citylink.store import agency_repo, audit_repo, camera_repo, incident_repo, linkage_repo, plan_repo
+from citylink.store import agency_repo, audit_repo, camera_repo, direct, incident_repo, linkage_repo, plan_repo
 from citylink.store.camera_spatial import PostgisCameras
 from citylink.store.tables import GrantRow, IncidentRow
 
@@ -105,14 +105,15 @@ class _Writes:
                 sa_event.listen(session, "before_commit", _save_writes)
         return writes
 
-    def save(self, session: Session) -> None:
+    def save(self, session: Session, *, audit: bool = True) -> None:
         incident_repo.save_updated(session, list(self.updated.values()), incident_repo.SERVICE_COLUMNS)
         incident_repo.insert_grants(session, list(self.new_grants.values()))
         incident_repo.save_grants(session, [g for g in self.changed_grants.values() if g.id not in self.new_grants])
         incident_repo.insert_notifications(session, self.notifications)
         incident_repo.mark_processed(session, [(e, s, at) for (e, s), at in self.processed.items()])
         incident_repo.mark_dispatched(session, self.dispatched)
-        audit_repo.append_many(session, self.audit)
+        if audit:
+            audit_repo.append_many(session, self.audit)
 
 
 def _save_writes(session: Session) -> None:
@@ -154,18 +155,40 @@ class Executor:
 
         What it writes reaches the database when the transaction commits (see _Writes)."""
         writes = _Writes.of(session)
-        out = Applied()
         key = (message.event_id, service.name)
         if key in writes.processed or incident_repo.is_processed(session, *key):
-            return out
+            return Applied()
+        return self._apply(session, writes, message, service, actions, fresh=False)
+
+    def apply_fresh(self, session: Session, work: Sequence[tuple[EventMessage, Service, Sequence[Action]]], *,
+                    incidents: Mapping[str, IncidentRow], opened: Collection[str],
+                    audit: list[AuditEntry]) -> list[Applied]:
+        """Services' actions on events that this same transaction has just stored (intake's): no service can
+        have handled them yet, and their incidents are the intake's own rows, so nothing is read back.
+
+        Written under a savepoint before returning: when an action fails, nothing of any of them stays and the
+        caller still commits the events (which then go to the services over the bus). Their audit entries are
+        added to audit, which the caller appends to the log with its own in one statement; none is written inside
+        the savepoint, as the chain's head carried in the session (audit_repo.load_head) would outlive a rollback."""
+        writes = _Writes(incidents=dict(incidents), grants={incident_id: {} for incident_id in opened})
+        with direct.savepoint(session, "services"):
+            applied = [self._apply(session, writes, message, service, actions, fresh=True)
+                       for message, service, actions in work]
+            writes.save(session, audit=False)
+        audit += writes.audit
+        return applied
+
+    def _apply(self, session: Session, writes: _Writes, message: EventMessage, service: Service,
+               actions: Sequence[Action | PlannedRoutes], *, fresh: bool) -> Applied:
+        out = Applied()
         row = self._incident(session, writes, message)
         ctx = _Ctx(session, row, f"service:{service.name}", message.correlation_id, self._clock(), out, writes)
         for action in actions:
             self._run(ctx, action)
         if actions:
             writes.updated[row.id] = row
-        writes.processed[key] = ctx.now
-        self._mark_dispatched(session, writes, message, service.name)
+        writes.processed[(message.event_id, service.name)] = ctx.now
+        self._mark_dispatched(session, writes, message, service.name, fresh=fresh)
         return out
 
     def apply_operator(self, session: Session, row: IncidentRow, actions: list[Action], *, actor: str,
@@ -190,12 +213,14 @@ class Executor:
             writes.incidents[incident_id] = row
         return row
 
-    def _mark_dispatched(self, session: Session, writes: _Writes, message: EventMessage, service: str) -> None:
+    def _mark_dispatched(self, session: Session, writes: _Writes, message: EventMessage, service: str, *,
+                         fresh: bool) -> None:
         """The event leaves the redelivery set once every service for its code has handled it."""
         others = {s.name for s in self._registry.for_code(message.event.code)} - {service}
         if others:
-            done = incident_repo.processed_by(session, message.event_id)
-            done |= {s for e, s in writes.processed if e == message.event_id}
+            done = {s for e, s in writes.processed if e == message.event_id}
+            if not fresh:  # other transactions may have handled it too
+                done |= incident_repo.processed_by(session, message.event_id)
             if not others <= done:
                 return
         writes.dispatched.append(message.event_id)

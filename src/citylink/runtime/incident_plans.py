@@ -96,6 +96,15 @@ class IncidentPlanner:
     def wanted(actions: Sequence[Action | PlannedRoutes]) -> bool:
         return any(isinstance(a, PlanDispatch | PlanCordon) for a in actions)
 
+    def on_writer(self, actions: Sequence[Action]) -> Sequence[Action] | None:
+        """The actions as they can run inside a write transaction, or None when a plan in them must be worked out
+        first (resolve, off the writer). Without a road network plan actions are dropped, as resolve drops them."""
+        if not self.wanted(actions):
+            return actions
+        if self._routing() is not None:
+            return None
+        return [a for a in actions if not isinstance(a, PlanDispatch | PlanCordon)]
+
     def resolve(self, event: Event, actions: Sequence[Action | PlannedRoutes], *,
                 now: datetime) -> list[Action | PlannedRoutes]:
         """The actions with each plan action worked out (blocking: run it in a thread). Without a road network

@@ -1,7 +1,9 @@
 """Intake: validated events become stored events and incidents, many per transaction.
 
 Requests wait on a future while a single flusher writes everything queued so far in one transaction:
-each response still goes out only after its event is durably committed, but the disk sync is shared.
+each response still goes out only after its event is durably committed, but the disk sync is shared. In a
+process that runs the services, they act on the batch in that same transaction where they can
+(runtime/inline_services.py): a 112 call's grant is committed by the time the call is acknowledged.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from citylink.domain.audit import AuditAction, AuditEntry
 from citylink.domain.events import Event
 from citylink.domain.incidents import LifecycleError, transition
 from citylink.runtime.clock import Clock
+from citylink.runtime.inline_services import Handled, InlineServices
 from citylink.runtime.views import incident_summary
 from citylink.services.registry import Registry
 from citylink.store import audit_repo, incident_repo
@@ -84,6 +87,7 @@ class _Outcome:
     stream: list[StreamOut] = field(default_factory=list)
     dispatch: bool = False
     effect: str = ""
+    handled: Handled | None = None  # what services did with it in the same transaction
 
 
 @dataclass(slots=True)
@@ -97,16 +101,17 @@ class _Writes:
     audit: list[AuditEntry] = field(default_factory=list)
 
     def save(self, session: Session, *, now: datetime) -> None:
+        """Everything but the audit entries, which go last (after the services' run here, with theirs)."""
         incident_repo.insert_incidents(session, list(self.opened.values()))
         incident_repo.insert_events(session, self.events)
         incident_repo.save_updated(session, list(self.updated.values()), incident_repo.EVENT_COLUMNS)
         incident_repo.revoke_grants(session, self.revoked, now=now)
-        audit_repo.append_many(session, self.audit)
 
 
 class Intake:
     def __init__(self, db: Database, *, bus: Bus, hub: Feed, registry: Registry, clock: Clock) -> None:
         self._db = db
+        self._inline: InlineServices | None = None
         self._bus = bus
         self._hub = hub
         self._registry = registry
@@ -118,6 +123,10 @@ class Intake:
     @property
     def idle(self) -> bool:
         return self._queue.empty() and self._in_flight == 0
+
+    def run_services(self, inline: InlineServices) -> None:
+        """From now on the services act on each batch in the transaction that stores it, where they can."""
+        self._inline = inline
 
     async def start(self) -> None:
         self._flusher = asyncio.create_task(self._flush_forever(), name="intake-flusher")
@@ -161,8 +170,15 @@ class Intake:
     async def _after_commit(self, pending: _Pending, outcome: _Outcome) -> None:
         for type_, data, audience in outcome.stream:
             self._hub.publish(type_, data, audience=audience)
+        handled = outcome.handled
+        if handled is not None and self._inline is not None:
+            for applied in handled.applied:
+                self._inline.publish(applied)
         if outcome.dispatch:
-            await self._bus.publish(EventMessage(pending.event, pending.correlation_id, outcome.effect))
+            message = EventMessage(pending.event, pending.correlation_id, outcome.effect,
+                                   frozenset(handled.services) if handled is not None else frozenset())
+            if self._inline is None or not self._inline.all_handled(message):
+                await self._bus.publish(message)
         if pending.future.done():  # the caller went away; the event is stored all the same
             return
         if isinstance(outcome.result, IntakeRejected):
@@ -186,7 +202,21 @@ class Intake:
         for pending, outcome in zip(batch, outcomes, strict=True):
             if pending.record is not None:
                 pending.record(session, outcome.result)
+        if self._inline is not None:
+            self._apply_inline(self._inline, session, batch, outcomes, incidents=incidents, writes=writes)
+        audit_repo.append_many(session, writes.audit)
         return outcomes
+
+    @staticmethod
+    def _apply_inline(inline: InlineServices, session: Session, batch: list[_Pending], outcomes: list[_Outcome], *,
+                      incidents: dict[str, IncidentRow], writes: _Writes) -> None:
+        fresh = [(pending, outcome) for pending, outcome in zip(batch, outcomes, strict=True) if outcome.dispatch]
+        if not fresh:
+            return
+        handled = inline.apply(session, [EventMessage(p.event, p.correlation_id, o.effect) for p, o in fresh],
+                               incidents=incidents, opened=writes.opened.keys(), audit=writes.audit)
+        for pending, outcome in fresh:
+            outcome.handled = handled.get(pending.event.event_id)
 
     def _write_one(self, pending: _Pending, *, now: datetime, seen: set[str], incidents: dict[str, IncidentRow],
                    grants: dict[str, list[incident_repo.LiveGrant]], writes: _Writes) -> _Outcome:

@@ -36,6 +36,7 @@ from citylink.runtime.emission_zones import LowEmissionZones
 from citylink.runtime.environment import EnvironmentWatch
 from citylink.runtime.executor import Applied, Executor
 from citylink.runtime.incident_plans import IncidentPlanner, PlannedRoutes
+from citylink.runtime.inline_services import InlineServices
 from citylink.runtime.intake import Intake
 from citylink.runtime.linkage_in import LinkageIn
 from citylink.runtime.linkage_out import LinkageOut
@@ -181,6 +182,9 @@ class Platform:
         if self.works:
             for service in self.registry.services:
                 self._unsubscribe.append(self.bus.subscribe(service.name, service.codes, self._handler(service)))
+            # ... and in intake's transaction, where they can (inline_services.py)
+            self.intake.run_services(InlineServices(self.registry, self.executor, on_writer=self.planner.on_writer,
+                                                    publish=self._publish))
         await self.bus.start()
         if self._broker_feed is not None:
             await self._broker_feed.start()
@@ -275,7 +279,10 @@ class Platform:
     def _handler(self, service: Service) -> Any:
         async def handle(batch: Sequence[EventMessage]) -> None:
             work: list[tuple[EventMessage, Sequence[Action | PlannedRoutes]]] = [
-                (message, service.handle(message.event, self.executor.view(message))) for message in batch]
+                (message, service.handle(message.event, self.executor.view(message))) for message in batch
+                if service.name not in message.handled]
+            if not work:
+                return
             if any(self.planner.wanted(actions) for _, actions in work):
                 # Routes yield to video: let the writes already queued (the same events' grants, from the
                 # services that got them first) commit before a plan takes CPU from them (measured: the

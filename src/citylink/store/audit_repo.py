@@ -11,13 +11,14 @@ from sqlalchemy.orm import Session
 
 from citylink.domain.audit import GENESIS_HASH, AuditEntry, ChainedRecord, chain
 from citylink.store.database import table_of
+from citylink.store.direct import Direct, DirectQuery
 from citylink.store.tables import AuditRow
 
 _HEAD = "citylink.audit_head"
 _AUDIT = table_of(AuditRow)
 # Prebuilt, and sent to the transaction's connection rather than through Session.execute (see incident_repo).
-_INSERT = insert(_AUDIT)
-_NEWEST = select(_AUDIT.c.seq, _AUDIT.c.hash).order_by(_AUDIT.c.seq.desc()).limit(1)
+_INSERT = Direct(insert(_AUDIT))
+_NEWEST = DirectQuery(select(_AUDIT.c.seq, _AUDIT.c.hash).order_by(_AUDIT.c.seq.desc()).limit(1))
 # Every writer of the chain takes this PostgreSQL advisory lock (the ASCII of "citylink" as a bigint) before it
 # reads the head, and holds it to the end of its transaction, so processes appending at once chain one after
 # the other instead of off the same head. SQLite needs none: it has one writer at a time.
@@ -34,8 +35,8 @@ def load_head(session: Session) -> tuple[int, str]:
     if head is None:
         if session.get_bind().dialect.name == "postgresql":
             session.connection().execute(_TAKE_CHAIN_LOCK)
-        row = session.connection().execute(_NEWEST).first()
-        head = (row[0], row[1]) if row else (0, GENESIS_HASH)
+        rows = _NEWEST.rows(session, {})
+        head = (rows[0][0], rows[0][1]) if rows else (0, GENESIS_HASH)
         session.info[_HEAD] = head
     return head
 
@@ -51,7 +52,7 @@ def append_many(session: Session, entries: Sequence[AuditEntry]) -> list[Chained
         record = chain(entry, seq=seq, prev_hash=prev_hash)
         prev_hash = record.hash
         records.append(record)
-    session.connection().execute(_INSERT, [_to_row(r) for r in records])
+    _INSERT.executemany(session, [_to_row(r) for r in records])
     session.info[_HEAD] = (seq, prev_hash)
     return records
 
