@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import math
 import shutil
 import sys
@@ -190,6 +191,9 @@ async def run(args: argparse.Namespace, settings: Settings, cams: SyntheticCamer
     watch = GrantWatch()
     platform.watch = watch
     await platform.start()
+    # As the server does once started (api/app.py): what start-up built stays out of the collector's full passes.
+    gc.collect()
+    gc.freeze()
     try:
         n_seq, n_burst = args.events, args.burst
         lon, lat = query_points(cams, WARMUP_EVENTS + n_seq + n_burst, seed=args.seed + 1)

@@ -3,6 +3,7 @@ and a service failing there loses nothing (the event is stored and the bus hands
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -48,20 +49,24 @@ async def test_a_112_report_is_acknowledged_with_its_cameras_and_grant_already_c
 async def test_a_service_failing_in_the_intake_transaction_leaves_the_event_to_the_bus(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     platform = harness.platform
-    mark_dispatched = incident_repo.mark_dispatched
-    calls: list[list[str]] = []
+    mark_processed = incident_repo.mark_processed
+    calls: list[Any] = []
+    bus_may_go_on = threading.Event()
 
-    def fail_first(session: Any, event_ids: list[str]) -> None:
-        calls.append(event_ids)
+    def fail_first(session: Any, marks: Any) -> None:
+        calls.append(marks)
         if len(calls) == 1:  # the grant and the selection are already written inside the savepoint by now
             raise RuntimeError("disk hiccup")
-        mark_dispatched(session, event_ids)
+        bus_may_go_on.wait(timeout=30)  # the bus's own attempt: held until the state after the 201 is checked
+        mark_processed(session, marks)
 
-    monkeypatch.setattr(incident_repo, "mark_dispatched", fail_first)
+    monkeypatch.setattr(incident_repo, "mark_processed", fail_first)
     response = await harness.post_event("police", event_body(occurrence="INLINE2"))
     assert response.status_code == 201, response.text
     incident_id = response.json()["incident_id"]
     assert _grants(platform) == 0  # what the failed attempt wrote was rolled back with its savepoint
+    assert platform.db.read_sync(lambda s: s.scalar(select(EventRow.dispatched))) is False  # waiting for the bus
+    bus_may_go_on.set()
     await harness.settle()
     incident = await harness.incident(incident_id)
     assert [g["agency"] for g in incident["grants"]] == ["police"]

@@ -158,7 +158,7 @@ class Executor:
         key = (message.event_id, service.name)
         if key in writes.processed or incident_repo.is_processed(session, *key):
             return Applied()
-        return self._apply(session, writes, message, service, actions, fresh=False)
+        return self._apply(session, writes, message, service, actions, mark_dispatched=True)
 
     def apply_fresh(self, session: Session, work: Sequence[tuple[EventMessage, Service, Sequence[Action]]], *,
                     incidents: Mapping[str, IncidentRow], opened: Collection[str],
@@ -167,19 +167,21 @@ class Executor:
         have handled them yet, and their incidents are the intake's own rows, so nothing is read back.
 
         Written under a savepoint before returning: when an action fails, nothing of any of them stays and the
-        caller still commits the events (which then go to the services over the bus). Their audit entries are
-        added to audit, which the caller appends to the log with its own in one statement; none is written inside
-        the savepoint, as the chain's head carried in the session (audit_repo.load_head) would outlive a rollback."""
+        caller still commits the events (which then go to the services over the bus). Whether an event is
+        dispatched is the caller's to say (it knows which services act here: InlineServices.plan). Their audit
+        entries are added to audit, which the caller appends to the log with its own in one statement; none is
+        written inside the savepoint, as the chain's head carried in the session (audit_repo.load_head) would
+        outlive a rollback."""
         writes = _Writes(incidents=dict(incidents), grants={incident_id: {} for incident_id in opened})
         with direct.savepoint(session, "services"):
-            applied = [self._apply(session, writes, message, service, actions, fresh=True)
+            applied = [self._apply(session, writes, message, service, actions, mark_dispatched=False)
                        for message, service, actions in work]
             writes.save(session, audit=False)
         audit += writes.audit
         return applied
 
     def _apply(self, session: Session, writes: _Writes, message: EventMessage, service: Service,
-               actions: Sequence[Action | PlannedRoutes], *, fresh: bool) -> Applied:
+               actions: Sequence[Action | PlannedRoutes], *, mark_dispatched: bool) -> Applied:
         out = Applied()
         row = self._incident(session, writes, message)
         ctx = _Ctx(session, row, f"service:{service.name}", message.correlation_id, self._clock(), out, writes)
@@ -188,7 +190,8 @@ class Executor:
         if actions:
             writes.updated[row.id] = row
         writes.processed[(message.event_id, service.name)] = ctx.now
-        self._mark_dispatched(session, writes, message, service.name, fresh=fresh)
+        if mark_dispatched:
+            self._mark_dispatched(session, writes, message, service.name)
         return out
 
     def apply_operator(self, session: Session, row: IncidentRow, actions: list[Action], *, actor: str,
@@ -213,14 +216,12 @@ class Executor:
             writes.incidents[incident_id] = row
         return row
 
-    def _mark_dispatched(self, session: Session, writes: _Writes, message: EventMessage, service: str, *,
-                         fresh: bool) -> None:
+    def _mark_dispatched(self, session: Session, writes: _Writes, message: EventMessage, service: str) -> None:
         """The event leaves the redelivery set once every service for its code has handled it."""
         others = {s.name for s in self._registry.for_code(message.event.code)} - {service}
         if others:
-            done = {s for e, s in writes.processed if e == message.event_id}
-            if not fresh:  # other transactions may have handled it too
-                done |= incident_repo.processed_by(session, message.event_id)
+            done = incident_repo.processed_by(session, message.event_id)
+            done |= {s for e, s in writes.processed if e == message.event_id}
             if not others <= done:
                 return
         writes.dispatched.append(message.event_id)

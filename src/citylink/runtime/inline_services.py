@@ -22,6 +22,7 @@ from citylink.domain.audit import AuditEntry
 from citylink.runtime.executor import Applied, Executor
 from citylink.services.base import Service
 from citylink.services.registry import Registry
+from citylink.store import incident_repo
 from citylink.store.tables import IncidentRow
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,12 @@ class Handled:
 
     services: set[str] = field(default_factory=set)
     applied: list[Applied] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Plan:
+    work: list[tuple[EventMessage, Service, Sequence[Action]]] = field(default_factory=list)
+    dispatched: set[str] = field(default_factory=set)  # events every service for their code acts on here
 
 
 class InlineServices:
@@ -47,27 +54,41 @@ class InlineServices:
     def all_handled(self, message: EventMessage) -> bool:
         return all(s.name in message.handled for s in self._registry.for_code(message.event.code))
 
-    def apply(self, session: Session, messages: Sequence[EventMessage], *, incidents: Mapping[str, IncidentRow],
-              opened: Collection[str], audit: list[AuditEntry]) -> dict[str, Handled]:
-        """Run in intake's transaction after its rows are written; by event id, what was handled here. The
-        services' audit entries are added to audit, for the caller to append."""
-        work: list[tuple[EventMessage, Service, Sequence[Action]]] = []
+    def plan(self, messages: Sequence[EventMessage]) -> Plan:
+        """What the services want done with the batch's new events, decided before intake writes them, so that an
+        event every service acts on here is stored as dispatched. A service that raises leaves the batch to the
+        bus."""
+        plan = Plan()
         try:
             for message in messages:
                 view = self._executor.view(message)
-                for service in self._registry.for_code(message.event.code):
-                    actions = self._on_writer(service.handle(message.event, view))
-                    if actions is not None:
-                        work.append((message, service, actions))
-            applied = (self._executor.apply_fresh(session, work, incidents=incidents, opened=opened,
-                                                      audit=audit)
-                       if work else [])
+                services = self._registry.for_code(message.event.code)
+                wanted = [(message, service, self._on_writer(service.handle(message.event, view)))
+                          for service in services]
+                plan.work += [(m, service, actions) for m, service, actions in wanted if actions is not None]
+                if all(actions is not None for _, _, actions in wanted):
+                    plan.dispatched.add(message.event_id)
+        except Exception:
+            log.exception("a service failed on a batch of %d event(s) in the intake transaction; the events are "
+                          "stored and go to the services over the bus", len(messages))
+            return Plan()
+        return plan
+
+    def apply(self, session: Session, plan: Plan, *, incidents: Mapping[str, IncidentRow], opened: Collection[str],
+              audit: list[AuditEntry]) -> dict[str, Handled]:
+        """Run in intake's transaction after its rows are written; by event id, what was handled here. The
+        services' audit entries are added to audit, for the caller to append."""
+        if not plan.work:
+            return {}
+        try:
+            applied = self._executor.apply_fresh(session, plan.work, incidents=incidents, opened=opened, audit=audit)
         except Exception:
             log.exception("services failed on %d event(s) in the intake transaction; the events are stored and "
-                          "go to the services over the bus", len(messages))
+                          "go to the services over the bus", len({m.event_id for m, _, _ in plan.work}))
+            incident_repo.mark_dispatched(session, sorted(plan.dispatched), dispatched=False)
             return {}
         handled: dict[str, Handled] = {}
-        for (message, service, _), out in zip(work, applied, strict=True):
+        for (message, service, _), out in zip(plan.work, applied, strict=True):
             entry = handled.setdefault(message.event_id, Handled())
             entry.services.add(service.name)
             entry.applied.append(out)

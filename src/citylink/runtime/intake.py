@@ -100,6 +100,12 @@ class _Writes:
     revoked: list[tuple[str, str]] = field(default_factory=list)  # (grant id, reason)
     audit: list[AuditEntry] = field(default_factory=list)
 
+    def stored_as_dispatched(self, event_ids: set[str]) -> None:
+        """These events need no redelivery: every service for their code acts on them in this transaction."""
+        for values in self.events:
+            if values["id"] in event_ids:
+                values["dispatched"] = True
+
     def save(self, session: Session, *, now: datetime) -> None:
         """Everything but the audit entries, which go last (after the services' run here, with theirs)."""
         incident_repo.insert_incidents(session, list(self.opened.values()))
@@ -198,25 +204,22 @@ class Intake:
         writes = _Writes()
         outcomes = [self._write_one(pending, now=now, seen=seen, incidents=incidents, grants=grants, writes=writes)
                     for pending in batch]
+        inline = self._inline
+        fresh = [(pending, outcome) for pending, outcome in zip(batch, outcomes, strict=True) if outcome.dispatch]
+        plan = (inline.plan([EventMessage(p.event, p.correlation_id, o.effect) for p, o in fresh])
+                if inline is not None and fresh else None)
+        if plan is not None:
+            writes.stored_as_dispatched(plan.dispatched)
         writes.save(session, now=now)
         for pending, outcome in zip(batch, outcomes, strict=True):
             if pending.record is not None:
                 pending.record(session, outcome.result)
-        if self._inline is not None:
-            self._apply_inline(self._inline, session, batch, outcomes, incidents=incidents, writes=writes)
+        if inline is not None and plan is not None:
+            handled = inline.apply(session, plan, incidents=incidents, opened=writes.opened.keys(), audit=writes.audit)
+            for pending, outcome in fresh:
+                outcome.handled = handled.get(pending.event.event_id)
         audit_repo.append_many(session, writes.audit)
         return outcomes
-
-    @staticmethod
-    def _apply_inline(inline: InlineServices, session: Session, batch: list[_Pending], outcomes: list[_Outcome], *,
-                      incidents: dict[str, IncidentRow], writes: _Writes) -> None:
-        fresh = [(pending, outcome) for pending, outcome in zip(batch, outcomes, strict=True) if outcome.dispatch]
-        if not fresh:
-            return
-        handled = inline.apply(session, [EventMessage(p.event, p.correlation_id, o.effect) for p, o in fresh],
-                               incidents=incidents, opened=writes.opened.keys(), audit=writes.audit)
-        for pending, outcome in fresh:
-            outcome.handled = handled.get(pending.event.event_id)
 
     def _write_one(self, pending: _Pending, *, now: datetime, seen: set[str], incidents: dict[str, IncidentRow],
                    grants: dict[str, list[incident_repo.LiveGrant]], writes: _Writes) -> _Outcome:
