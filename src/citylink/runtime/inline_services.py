@@ -51,9 +51,6 @@ class InlineServices:
         self._on_writer = on_writer  # None for actions that need work outside the transaction (route plans)
         self.publish = publish  # after commit: what the services did, to the live feed
 
-    def all_handled(self, message: EventMessage) -> bool:
-        return all(s.name in message.handled for s in self._registry.for_code(message.event.code))
-
     def plan(self, messages: Sequence[EventMessage]) -> Plan:
         """What the services want done with the batch's new events, decided before intake writes them, so that an
         event every service acts on here is stored as dispatched. A service that raises leaves the batch to the

@@ -85,7 +85,7 @@ StreamOut = tuple[str, dict[str, Any], frozenset[str]]
 class _Outcome:
     result: Accepted | IntakeRejected
     stream: list[StreamOut] = field(default_factory=list)
-    dispatch: bool = False
+    dispatch: bool = False  # services still have to act on it: it goes to the bus after commit
     effect: str = ""
     handled: Handled | None = None  # what services did with it in the same transaction
 
@@ -181,10 +181,8 @@ class Intake:
             for applied in handled.applied:
                 self._inline.publish(applied)
         if outcome.dispatch:
-            message = EventMessage(pending.event, pending.correlation_id, outcome.effect,
-                                   frozenset(handled.services) if handled is not None else frozenset())
-            if self._inline is None or not self._inline.all_handled(message):
-                await self._bus.publish(message)
+            await self._bus.publish(EventMessage(pending.event, pending.correlation_id, outcome.effect,
+                                                 frozenset(handled.services) if handled is not None else frozenset()))
         if pending.future.done():  # the caller went away; the event is stored all the same
             return
         if isinstance(outcome.result, IntakeRejected):
@@ -195,7 +193,7 @@ class Intake:
     def _write(self, session: Session, batch: list[_Pending]) -> list[_Outcome]:
         now = self._clock()
         # Everything the batch needs to look up is read up front, so the loop below issues no statement; what
-        # it writes goes to the database at the end, one Core executemany per kind of row.
+        # it writes goes to the database at the end, one executemany per kind of row.
         seen = incident_repo.existing_event_ids(session, [p.event.event_id for p in batch])
         incident_repo.lock_incidents(session, [p.event.incident_id for p in batch])
         incidents = incident_repo.load_incidents(session, [p.event.incident_id for p in batch])
@@ -218,6 +216,8 @@ class Intake:
             handled = inline.apply(session, plan, incidents=incidents, opened=writes.opened.keys(), audit=writes.audit)
             for pending, outcome in fresh:
                 outcome.handled = handled.get(pending.event.event_id)
+                # Every service for its code acted here: nothing is left for the bus.
+                outcome.dispatch = not (outcome.handled and pending.event.event_id in plan.dispatched)
         audit_repo.append_many(session, writes.audit)
         return outcomes
 

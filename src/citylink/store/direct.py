@@ -11,7 +11,7 @@ driver").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -21,36 +21,35 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 _Processor = Callable[[Any], Any] | None
-
-
 _MISSING = object()
 
 
 @dataclass(frozen=True, slots=True)
-class _Compiled:
+class _Placeholders:
+    """A statement's SQL for one dialect, and how to fill its placeholders from a mapping of parameters."""
+
     sql: str
     names: tuple[str, ...]  # bind names in placeholder order
-    processors: tuple[_Processor, ...]
-    constants: tuple[Any, ...]  # a bind's own value (.values(dispatched=True)), or _MISSING: taken from the row
+    constants: tuple[Any, ...]  # per name, the bind's own value (.values(x=True), LIMIT 1), or _MISSING: given
+    processors: tuple[_Processor, ...]  # per name, the bind type's conversion for the driver
     positional: bool
 
-    def params(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        values = [row[name] if constant is _MISSING else constant
+    def params(self, given: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        values = [given[name] if constant is _MISSING else constant
                   for name, constant in zip(self.names, self.constants, strict=True)]
         converted = [value if process is None else process(value)
                      for value, process in zip(values, self.processors, strict=True)]
         return tuple(converted) if self.positional else dict(zip(self.names, converted, strict=True))
 
 
-def _compile(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
-    compiled = statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
-    positional = bool(compiled.positional)
-    names = tuple(compiled.positiontup or ()) if positional else tuple(compiled.binds)
+def _placeholders(compiled: Any, dialect: Dialect, given: Collection[str]) -> _Placeholders:
+    names = tuple(compiled.positiontup or compiled.binds)
     binds = [compiled.binds[name] for name in names]
-    processors = tuple(bind.type.dialect_impl(dialect).bind_processor(dialect) for bind in binds)
-    constants = tuple(_MISSING if name in keys else bind.effective_value
-                      for name, bind in zip(names, binds, strict=True))
-    return _Compiled(compiled.string, names, processors, constants, positional)
+    return _Placeholders(
+        compiled.string, names,
+        tuple(_MISSING if name in given else bind.effective_value for name, bind in zip(names, binds, strict=True)),
+        tuple(bind.type.dialect_impl(dialect).bind_processor(dialect) for bind in binds),
+        bool(compiled.positiontup))
 
 
 _CONNECTION = "citylink.direct_connection"
@@ -60,10 +59,9 @@ def _driver_connection(session: Session) -> tuple[Dialect, Any]:
     """The dialect and driver connection of the session's transaction, looked up once per transaction
     (Session.connection() costs about 10 µs a call). Keyed by the transaction object itself, so a session that
     goes on to another transaction (and maybe another pooled connection) looks it up again."""
-    transaction = session.get_transaction()
     cached = session.info.get(_CONNECTION)
-    if cached is None or cached[0] is not transaction:
-        connection = session.connection()
+    if cached is None or cached[0] is not session.get_transaction():
+        connection = session.connection()  # begins the transaction when none has begun yet
         cached = session.info[_CONNECTION] = (session.get_transaction(), connection.dialect, connection.connection)
     return cached[1], cached[2]
 
@@ -73,7 +71,7 @@ class Direct:
 
     def __init__(self, statement: Executable) -> None:
         self._statement = statement
-        self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
+        self._compiled: dict[tuple[str, tuple[str, ...]], _Placeholders] = {}
 
     def executemany(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
         """Every row must have the same keys (the columns to write, plus the WHERE clause's bind names)."""
@@ -83,7 +81,8 @@ class Direct:
         keys = tuple(rows[0])
         compiled = self._compiled.get((dialect.name, keys))
         if compiled is None:
-            compiled = self._compiled[(dialect.name, keys)] = _compile(self._statement, dialect, keys)
+            statement = self._statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
+            compiled = self._compiled[(dialect.name, keys)] = _placeholders(statement, dialect, keys)
         cursor = dbapi.cursor()
         try:
             cursor.executemany(compiled.sql, [compiled.params(row) for row in rows])
@@ -99,7 +98,7 @@ class DirectQuery:
     def __init__(self, statement: Select[Any], *, expanding: str | None = None) -> None:
         self._statement = statement
         self._expanding = expanding
-        self._rendered: dict[tuple[str, int], _Rendered] = {}
+        self._rendered: dict[tuple[str, int], _Placeholders] = {}
         self._processors: dict[str, tuple[_Processor, ...]] = {}
 
     def rows(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -110,9 +109,10 @@ class DirectQuery:
         rendered = self._rendered.get((dialect.name, len(values)))
         if rendered is None:
             rendered = self._rendered[(dialect.name, len(values))] = self._render(dialect, params)
+        given = dict(zip(rendered.names, values, strict=True)) if self._expanding is not None else params
         cursor = dbapi.cursor()
         try:
-            cursor.execute(rendered.sql, rendered.params(params, self._expanding))
+            cursor.execute(rendered.sql, rendered.params(given))
             fetched = cursor.fetchall()
             processors = self._processors.get(dialect.name)
             if processors is None:  # some depend on the driver's type code for the column (PostgreSQL numbers)
@@ -126,30 +126,15 @@ class DirectQuery:
         return [tuple(value if process is None else process(value)
                       for value, process in zip(row, processors, strict=True)) for row in fetched]
 
-    def _render(self, dialect: Dialect, params: Mapping[str, Any]) -> _Rendered:
+    def _render(self, dialect: Dialect, params: Mapping[str, Any]) -> _Placeholders:
         compiled = self._statement.compile(dialect=dialect)
         if self._expanding is None:
-            names = tuple(compiled.positiontup or compiled.binds)
-            constants = tuple(_MISSING if name in params else compiled.binds[name].effective_value
-                              for name in names)  # LIMIT 1 is a bound parameter of its own
-            return _Rendered(compiled.string, names, constants, bool(compiled.positiontup))
+            return _placeholders(compiled, dialect, params)
+        # The list's placeholders (ids_1, ids_2, ...) for this length, each converted as its bind type says.
         state = compiled.construct_expanded_state(dict(params))
         names = tuple(state.positiontup or state.parameters)
-        return _Rendered(state.statement, names, (), bool(state.positiontup))
-
-
-@dataclass(frozen=True, slots=True)
-class _Rendered:
-    sql: str
-    names: tuple[str, ...]  # placeholder names in order; an expanding list's are its name _1, _2, ...
-    constants: tuple[Any, ...]  # per name, a bind's own value, or _MISSING: taken from the parameters
-    positional: bool
-
-    def params(self, params: Mapping[str, Any], expanding: str | None) -> tuple[Any, ...] | dict[str, Any]:
-        values = (list(params[expanding]) if expanding is not None else
-                  [params[name] if constant is _MISSING else constant
-                   for name, constant in zip(self.names, self.constants, strict=True)])
-        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
+        return _Placeholders(state.statement, names, tuple(_MISSING for _ in names),
+                             tuple(state.processors.get(name) for name in names), bool(state.positiontup))
 
 
 @contextmanager
