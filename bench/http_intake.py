@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -208,10 +209,12 @@ def run_bare(tmp: Path, options: Options) -> tuple[dict[str, Any], dict[str, Any
         with console.status(f"bare endpoint: {options.rate:,.0f}/s for {options.warmup_s:.0f} s warm-up + "
                             f"{options.duration_s:.0f} s"):
             out = tmp / "bare-open.json"
+            cpu_before = _process_cpu_s(server.process.pid)
             result = _client_result(_run_client(port, out, mode="open", rate=options.rate,
                                                 duration_s=options.duration_s, warmup_s=options.warmup_s,
                                                 connections=options.connections, grace_s=options.grace_s,
                                                 seed=options.seed, run="B", keys_file=None), out)
+            result["server_cpu_s"] = _process_cpu_s(server.process.pid) - cpu_before
     finally:
         server.stop()
     return ceiling, result
@@ -226,6 +229,7 @@ def run_citylink(tmp: Path, data_dir: Path, options: Options) -> CitylinkRun:
     pid = server.process.pid
     try:
         out = tmp / "citylink-open.json"
+        cpu_at_client_start = _process_cpu_s(pid)
         client = _run_client(port, out, mode="open", rate=options.rate, duration_s=options.duration_s,
                              warmup_s=options.warmup_s, connections=options.connections, grace_s=options.grace_s,
                              seed=options.seed, run="L", keys_file=data_dir / "bootstrap-keys.json")
@@ -248,6 +252,7 @@ def run_citylink(tmp: Path, data_dir: Path, options: Options) -> CitylinkRun:
                 time.sleep(0.1)
             cpu_after, cpu_window = thread_cpu(pid), time.monotonic() - cpu_started
         result = _client_result(client, out)
+        result["server_cpu_s"] = _process_cpu_s(pid) - cpu_at_client_start
         load_stopped = time.monotonic()
         at_end = undispatched(db)
         idle_after: float | None = 0.0
@@ -349,7 +354,18 @@ def _results_table(options: Options, bare: dict[str, Any] | None, city: Citylink
     row("connection errors", [f"{m['connection_errors']:,}" for m in ms_])
     row("not sent (still queued at schedule end + grace)", [f"{m['not_sent']:,}" for m in ms_])
     row("client CPU (one core = 100%)", [f"{t['client_cpu_s'] / t['client_wall_s']:.0%}" for t in targets])
+    # Python runs one thread at a time per process: 1 s over this cost is what one process can answer at most.
+    per_answer = [t["server_cpu_s"] / max(t["total"]["ok"], 1) * 1e6 for t in targets]
+    row("server CPU per 2xx answer, warm-up included", [f"{us:,.0f} µs" for us in per_answer],
+        ratio(per_answer[-1], per_answer[0]) if both else "")
+    row("answers/s one process could give at that cost", [f"{1e6 / us:,.0f}" if us else "-" for us in per_answer])
     return table
+
+
+def _process_cpu_s(pid: int) -> float:
+    """CPU seconds of the whole process, its ended threads included (thread_cpu sees only live ones)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _citylink_table(city: CitylinkRun) -> Table:

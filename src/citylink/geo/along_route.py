@@ -74,7 +74,7 @@ def cameras_along_route(
     if box.shape[0] == 0:
         return []
     centre = route.geometry.centroid
-    frame = LocalFrame.centred_on(centre.x, centre.y)
+    frame = LocalFrame.near(centre.x, centre.y)
     route_xy = np.column_stack(frame.to_xy(*np.asarray(route.geometry.coords).T))
     line = shapely.linestrings(route_xy)
     cx, cy = frame.to_xy(lon[box], lat[box])

@@ -134,7 +134,7 @@ def select_in_area(index: CandidateSource, area: Polygon | MultiPolygon, *, k: i
     if area.is_empty or not area.is_valid:
         raise ValueError(f"area is not a valid polygon: {shapely.is_valid_reason(area)}")
     centre = area.representative_point()
-    frame = LocalFrame.centred_on(centre.x, centre.y)
+    frame = LocalFrame.near(centre.x, centre.y)
     circle = bounding_circle(area, frame)
     radius_m = round(circle.radius_m, 1)
     search_m = circle.radius_m * _AREA_MARGIN + _AREA_MARGIN_M
