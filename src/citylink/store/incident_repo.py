@@ -97,9 +97,7 @@ def new_incident(event: Event, *, now: datetime, agencies: list[str]) -> Inciden
 
 
 def insert_incidents(session: Session, rows: Sequence[IncidentRow]) -> None:
-    if rows:
-        _INSERT_INCIDENT.executemany(session, [{c.key: getattr(row, c.key) for c in _INCIDENTS.columns}
-                                                        for row in rows])
+    _INSERT_INCIDENT.executemany(session, [{c.key: getattr(row, c.key) for c in _INCIDENTS.columns} for row in rows])
 
 
 def apply_update(row: IncidentRow, event: Event, *, now: datetime) -> bool:
@@ -123,9 +121,7 @@ def apply_update(row: IncidentRow, event: Event, *, now: datetime) -> bool:
 
 def save_updated(session: Session, rows: Sequence[IncidentRow], columns: tuple[str, ...]) -> None:
     """Write columns (EVENT_COLUMNS or SERVICE_COLUMNS) of incidents loaded with load_incidents."""
-    if rows:
-        _UPDATE_INCIDENT.executemany(session, [{"_id": row.id, **{c: getattr(row, c) for c in columns}}
-                                                        for row in rows])
+    _UPDATE_INCIDENT.executemany(session, [{"_id": row.id, **{c: getattr(row, c) for c in columns}} for row in rows])
 
 
 def event_values(event: Event, *, incident_id: str, now: datetime, received_by: str, effect: str,
@@ -138,8 +134,7 @@ def event_values(event: Event, *, incident_id: str, now: datetime, received_by: 
 
 def insert_events(session: Session, values: list[dict[str, Any]]) -> None:
     """After insert_incidents: each event refers to its incident."""
-    if values:
-        _INSERT_EVENT.executemany(session, values)
+    _INSERT_EVENT.executemany(session, values)
 
 
 def live_grants(session: Session, incident_ids: list[str]) -> dict[str, list[LiveGrant]]:
@@ -159,22 +154,18 @@ def load_grants(session: Session, incident_id: str) -> list[GrantRow]:
 
 
 def insert_grants(session: Session, rows: Sequence[GrantRow]) -> None:
-    if rows:
-        _INSERT_GRANT.executemany(session, [{c.key: getattr(row, c.key) for c in _GRANTS.columns}
-                                                     for row in rows])
+    _INSERT_GRANT.executemany(session, [{c.key: getattr(row, c.key) for c in _GRANTS.columns} for row in rows])
 
 
 def save_grants(session: Session, rows: Sequence[GrantRow]) -> None:
     """Write renewed or re-scoped grants loaded with load_grants."""
-    if rows:
-        _UPDATE_GRANT.executemany(session, [{"_id": row.id, **{c: getattr(row, c) for c in _GRANT_COLUMNS}}
+    _UPDATE_GRANT.executemany(session, [{"_id": row.id, **{c: getattr(row, c) for c in _GRANT_COLUMNS}}
                                         for row in rows])
 
 
 def revoke_grants(session: Session, revoked: list[tuple[str, str]], *, now: datetime) -> None:
     """Revoke each (grant id, reason)."""
-    if revoked:
-        _UPDATE_GRANT.executemany(session, [{"_id": grant_id, "revoked_at": now, "revoke_reason": reason}
+    _UPDATE_GRANT.executemany(session, [{"_id": grant_id, "revoked_at": now, "revoke_reason": reason}
                                         for grant_id, reason in revoked])
 
 
@@ -204,8 +195,7 @@ def grants_for(session: Session, incident_id: str) -> list[GrantRow]:
 
 
 def insert_notifications(session: Session, values: list[dict[str, Any]]) -> None:
-    if values:
-        _INSERT_NOTIFICATION.executemany(session, values)
+    _INSERT_NOTIFICATION.executemany(session, values)
 
 
 def is_processed(session: Session, event_id: str, service: str) -> bool:
@@ -219,15 +209,13 @@ def processed_by(session: Session, event_id: str) -> set[str]:
 
 def mark_processed(session: Session, marks: list[tuple[str, str, datetime]]) -> None:
     """Record each (event id, service, when) as handled."""
-    if marks:
-        _INSERT_PROCESSED.executemany(session, [{"event_id": e, "service": s, "at": at} for e, s, at in marks])
+    _INSERT_PROCESSED.executemany(session, [{"event_id": e, "service": s, "at": at} for e, s, at in marks])
 
 
 def mark_dispatched(session: Session, event_ids: list[str], *, dispatched: bool = True) -> None:
     """The events leave the redelivery set: every service for their code has handled them (or, with
     dispatched=False, go back into it)."""
-    if event_ids:
-        _MARK_DISPATCHED.executemany(session, [{"_id": event_id, "dispatched": dispatched} for event_id in event_ids])
+    _MARK_DISPATCHED.executemany(session, [{"_id": event_id, "dispatched": dispatched} for event_id in event_ids])
 
 
 def events_for(session: Session, incident_id: str) -> list[EventRow]:
