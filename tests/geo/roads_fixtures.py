@@ -20,6 +20,7 @@ RAUTATIENTORI = (24.9436, 60.1711)
 SENAATINTORI = (24.9522, 60.1694)
 KAMPPI = (24.9375, 60.1680)  # Annankatu / Yrjönkatu
 BULEVARDI = (24.9380, 60.1645)
+FULL_TREE_S = 24 * 3600.0  # a day: a time limit that reaches everything reachable in an extract
 
 # Simonkatu between Mannerheimintie and Kamppi: one-way (oneway=yes), 143 m, tertiary.
 SIMONKATU_WAY = 51707741

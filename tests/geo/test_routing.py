@@ -19,6 +19,7 @@ from citylink.geo.routing import Router
 from citylink.geo.snapping import Snap, Snapper
 from tests.geo.roads_fixtures import (
     BULEVARDI,
+    FULL_TREE_S,
     KAMPPI,
     RAUTATIENTORI,
     SENAATINTORI,
@@ -75,7 +76,7 @@ def haversine_total(coords: np.ndarray) -> float:
 
 def test_route_times_match_a_full_dijkstra(router: Router) -> None:
     route = _route(router, KAMPPI, SENAATINTORI)
-    times = router.times_from(route.origin)
+    times = router.times_from(route.origin, limit_s=FULL_TREE_S)
     assert np.allclose(route.node_eta_s, times[route.nodes])
     assert router.eta_between(route.origin, route.destination) == pytest.approx(route.eta_s)
     assert route.eta_s == pytest.approx(
@@ -100,7 +101,7 @@ def test_bidirectional_search_matches_one_full_dijkstra(router: Router) -> None:
         a = router.snapper.snap(*metres_to_lonlat(RAUTATIENTORI, *rng.uniform([-400, -700], [400, 700])))
         b = router.snapper.snap(*metres_to_lonlat(RAUTATIENTORI, *rng.uniform([-400, -700], [400, 700])))
         assert isinstance(a, Snap) and isinstance(b, Snap)
-        times = router.times_from(a)
+        times = router.times_from(a, limit_s=FULL_TREE_S)
         expected = min(times[net.edge_from[e]] + router.edge_time_s[e] * o / net.edge_length_m[e]
                        for e, o in b.placements())
         for e, o in a.placements():  # straight along a shared edge
@@ -214,6 +215,21 @@ def test_congestion_slows_the_edges_it_covers(router: Router) -> None:
         router.set_speed_factor([edge], -1.0)
     with pytest.raises(ValueError, match="edge ids"):
         router.close([net.n_edges])
+
+
+def test_a_point_where_a_closed_road_ends_still_leaves_by_the_others(router: Router) -> None:
+    # Snapped onto a junction: at the end of one edge and the start of its twin. Closing both must not make the
+    # junction unreachable from the point standing on it (inf × 0 once made it NaN, in both directions).
+    net = router.network
+    junction = int(np.argmax(np.bincount(net.edge_from, minlength=net.n_nodes)))
+    point = router.snapper.snap(float(net.node_lon[junction]), float(net.node_lat[junction]))
+    assert isinstance(point, Snap) and point.distance_m < 0.01
+    router.close([e for e, _ in point.placements()])
+    times = router.times_from(point, limit_s=120.0)
+    assert times[junction] == 0.0 and np.isfinite(times).sum() > 10
+    somewhere = router.snapper.snap(*KAMPPI)
+    assert isinstance(somewhere, Snap)
+    assert np.isfinite(router.etas_to(point, [somewhere], k=1)[0])
 
 
 # -- units ------------------------------------------------------------------------------------------------

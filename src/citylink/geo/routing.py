@@ -1,14 +1,14 @@
 """Shortest-time queries on a road network: a route between two points, and units ranked by ETA by road.
 
-Trees (units by ETA, everything within a time) use scipy's ``csgraph.dijkstra`` on the CSR adjacency; a route
-between two points uses networkit's bidirectional search (point_to_point.py). Both chosen by measurement: see
-docs/decisions.md. A query point lies on an edge, not on a node, so the graph has one more, virtual, node
-whose out-edges are the partial edges from the point to the next node(s); partial edges into the target are
-added to the node times afterwards. Each thread keeps its own copy of the graph with that node's row, and a
-query only overwrites the row's two entries.
+Units by ETA use scipy's ``csgraph.dijkstra`` on the CSR adjacency; a route between two points uses networkit's
+bidirectional search (point_to_point.py); every node within a time (the cordon) a bucket-queue search compiled
+with numba (within_time.py). All chosen by measurement: see docs/decisions.md. A query point lies on an edge,
+not on a node, so the graph has one more, virtual, node whose out-edges are the partial edges from the point to
+the next node(s); partial edges into the target are added to the node times afterwards. Each thread keeps its
+own copy of the graph with that node's row, and a query only overwrites the row's two entries.
 
-A tree search runs with a time ``limit`` that starts near the expected answer and doubles until the answer is
-proven: a node time within the limit is exact, and anything not reached takes longer than the limit.
+The units' search runs with a time ``limit`` that starts near the expected answer and doubles until the answer
+is proven: a node time within the limit is exact, and anything not reached takes longer than the limit.
 
 Live traffic changes edge weights only: a speed factor per edge (1 free flow, 0.5 half speed, 0 closed),
 kept copy-on-write, so a query that started keeps the weights it started with and nothing is rebuilt.
@@ -31,6 +31,7 @@ from citylink.geo.point_to_point import PointToPoint
 from citylink.geo.roads import MIN_EDGE_TIME_S, IntArray, RoadNetwork
 from citylink.geo.route_results import NoRoute, NoRouteReason, RankedUnit, Route, UnitRanking
 from citylink.geo.snapping import DEFAULT_MAX_SNAP_M, OffNetwork, Snap, Snapper
+from citylink.geo.within_time import WithinTime
 
 DEFAULT_K = 3
 _SLOTS = 2  # out-edges of a query's virtual node: one per direction of the road the point is on
@@ -53,7 +54,8 @@ class _Arrivals:
 
 
 class _QueryGraphs(threading.local):
-    """Each thread's copy of the adjacency plus the virtual node's row, whose _SLOTS entries a query overwrites.
+    """Each thread's copy of the reversed adjacency plus the virtual node's row, whose _SLOTS entries a query
+    overwrites.
 
     Writing two entries instead of copying the adjacency per query saves ~60 µs on a city; one copy per
     thread keeps concurrent queries apart.
@@ -61,7 +63,6 @@ class _QueryGraphs(threading.local):
 
     def __init__(self) -> None:
         self.weights: _Weights | None = None
-        self.forward = csr_matrix((0, 0))
         self.reverse = csr_matrix((0, 0))
 
 
@@ -96,6 +97,7 @@ class Router:
         self._weights = self._weights_for(self._factor)
         self._local = _QueryGraphs()
         self._point_to_point = PointToPoint(network.edge_ptr, network.edge_to)
+        self._within_time = WithinTime(network.edge_ptr, network.edge_to)
 
     # -- live traffic ----------------------------------------------------------------------------------------
 
@@ -157,44 +159,15 @@ class Router:
         forward.flags.writeable = reverse.flags.writeable = False  # shared by every query that started with them
         return _Weights(forward, reverse)
 
-    # -- trees -------------------------------------------------------------------------------------------------
+    # -- within a time -----------------------------------------------------------------------------------------
 
-    def times_from(self, origin: Snap, *, limit_s: float = math.inf) -> FloatArray:
+    def times_from(self, origin: Snap, *, limit_s: float) -> FloatArray:
         """Time from the snapped point to every node (inf beyond limit_s or unreachable)."""
-        graph = self._graph_from(origin, self._weights, reverse=False)
-        # min_only: scipy's lighter path for times without predecessors, a third of a short search's cost.
-        times = csgraph.dijkstra(graph, indices=[self.network.n_nodes], limit=limit_s, min_only=True)
-        return np.asarray(times[:-1], dtype=np.float64)
-
-    def _tree(self, snap: Snap, weights: _Weights, *, reverse: bool, limit_s: float) -> tuple[FloatArray, IntArray]:
-        """Dijkstra from a virtual node (index n) at the snapped point; forward, or on the reversed graph."""
-        graph = self._graph_from(snap, weights, reverse=reverse)
-        times, pred = csgraph.dijkstra(graph, indices=self.network.n_nodes, return_predecessors=True, limit=limit_s)
-        return np.asarray(times, dtype=np.float64), np.asarray(pred, dtype=np.int32)
-
-    def _graph_from(self, snap: Snap, weights: _Weights, *, reverse: bool) -> csr_matrix:
-        """This thread's graph with the virtual node (index n) at the snapped point; forward, or reversed."""
+        weights = self._weights
         net = self.network
-        n = net.n_nodes
-        heads, costs = [n] * _SLOTS, [math.inf] * _SLOTS  # an unused slot: an endless loop onto itself
-        for slot, (edge, offset) in enumerate(snap.placements()):
-            # Leaving the point forward reaches the edge's head; reaching it (reverse) starts at its tail.
-            fraction = offset / self._length_m[edge] if self._length_m[edge] > 0 else 0.0
-            heads[slot] = int(net.edge_from[edge] if reverse else net.edge_to[edge])
-            costs[slot] = float(weights.forward[edge]) * (fraction if reverse else 1.0 - fraction)
-        graph = self._query_graph(weights, reverse=reverse)
-        graph.indices[-_SLOTS:] = heads
-        graph.data[-_SLOTS:] = costs
-        return graph
-
-    def _query_graph(self, weights: _Weights, *, reverse: bool) -> csr_matrix:
-        """This thread's graph with the virtual node's row, for these weights (made again after a traffic swap)."""
-        local = self._local
-        if local.weights is not weights:
-            local.forward = _with_virtual_row(self.network.edge_ptr, self.network.edge_to, weights.forward)
-            local.reverse = _with_virtual_row(self._rev_ptr, self._rev_indices, weights.reverse)
-            local.weights = weights
-        return local.reverse if reverse else local.forward
+        starts = [(int(net.edge_to[e]), self._partial(weights, e, o, float(self._length_m[e])))
+                  for e, o in origin.placements()]
+        return self._within_time.times(weights.forward, starts, limit_s)
 
     def _first_limit_s(self, straight_m: float) -> float:
         return max(_MIN_LIMIT_S, _DETOUR * straight_m / self._median_speed_ms)
@@ -305,7 +278,7 @@ class Router:
         nearest = np.sort(straight_m)
         limit = self._first_limit_s(float(nearest[min(k, nearest.shape[0]) - 1]) if units else 0.0)
         while True:
-            times, pred = self._tree(target, weights, reverse=True, limit_s=limit)
+            times, pred = self._reverse_tree(target, weights, limit_s=limit)
             etas = [self._unit_eta(unit, target, times, weights) for unit in units]
             if sum(eta <= limit for eta, _ in etas) >= min(k, len(units)) or math.isinf(limit):
                 return _Arrivals(etas, pred, math.isinf(limit))
@@ -336,6 +309,32 @@ class Router:
             ends = [*self._length_m[edges[:-1]].tolist(), _offset(target, last)]
             route = self._route(unit, target, edges, starts, ends, weights)
         return RankedUnit(unit_id, route.eta_s, route.distance_m, straight_m, route)
+
+    def _reverse_tree(self, target: Snap, weights: _Weights, *, limit_s: float) -> tuple[FloatArray, IntArray]:
+        """Dijkstra on the reversed graph from a virtual node (index n) at the snapped target: every node's time
+        to the target, and the next node towards it."""
+        graph = self._reversed_graph_to(target, weights)
+        times, pred = csgraph.dijkstra(graph, indices=self.network.n_nodes, return_predecessors=True, limit=limit_s)
+        return np.asarray(times, dtype=np.float64), np.asarray(pred, dtype=np.int32)
+
+    def _reversed_graph_to(self, target: Snap, weights: _Weights) -> csr_matrix:
+        """This thread's reversed graph with the virtual node (index n) at the snapped target."""
+        net = self.network
+        n = net.n_nodes
+        heads, costs = [n] * _SLOTS, [math.inf] * _SLOTS  # an unused slot: an endless loop onto itself
+        for slot, (edge, offset) in enumerate(target.placements()):
+            # Reaching the point along an edge starts at the edge's tail. A point at the very start of a closed
+            # edge stands on the junction: it costs nothing, not inf × 0.
+            heads[slot] = int(net.edge_from[edge])
+            costs[slot] = self._partial(weights, edge, 0.0, offset)
+        local = self._local
+        if local.weights is not weights:  # made again after a traffic swap
+            local.reverse = _with_virtual_row(self._rev_ptr, self._rev_indices, weights.reverse)
+            local.weights = weights
+        graph = local.reverse
+        graph.indices[-_SLOTS:] = heads
+        graph.data[-_SLOTS:] = costs
+        return graph
 
     # -- path pieces -------------------------------------------------------------------------------------------
 
