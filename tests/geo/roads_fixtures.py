@@ -7,9 +7,14 @@ from functools import cache
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from citylink.geo.distance import EARTH_RADIUS_M
+import numpy as np
+from scipy.sparse import csgraph, csr_matrix
+
+from citylink.geo.distance import EARTH_RADIUS_M, FloatArray
 from citylink.geo.road_profiles import Profile
 from citylink.geo.roads import RoadNetwork, import_road_network
+from citylink.geo.routing import Router
+from citylink.geo.snapping import Snap
 
 REPO = Path(__file__).resolve().parents[2]
 HELSINKI_PBF = REPO / "data" / "helsinki.osm.pbf"
@@ -20,7 +25,6 @@ RAUTATIENTORI = (24.9436, 60.1711)
 SENAATINTORI = (24.9522, 60.1694)
 KAMPPI = (24.9375, 60.1680)  # Annankatu / Yrjönkatu
 BULEVARDI = (24.9380, 60.1645)
-FULL_TREE_S = 24 * 3600.0  # a day: a time limit that reaches everything reachable in an extract
 
 # Simonkatu between Mannerheimintie and Kamppi: one-way (oneway=yes), 143 m, tertiary.
 SIMONKATU_WAY = 51707741
@@ -55,3 +59,27 @@ def write_osm(path: Path, nodes: dict[int, tuple[float, float]], ways: list[tupl
     lines.append("</osm>")
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def dijkstra_times(net: RoadNetwork, weights: FloatArray, starts: list[tuple[int, float]],
+                   limit_s: float = math.inf) -> FloatArray:
+    """The tests' reference answer from another engine, scipy's Dijkstra: a virtual node n with an edge to each
+    start (node, seconds to reach it), then every node's time from it."""
+    n = net.n_nodes
+    graph = csr_matrix(
+        (np.concatenate((weights, [cost for _, cost in starts])),
+         np.concatenate((net.edge_to, [node for node, _ in starts])),
+         np.append(net.edge_ptr, net.edge_ptr[-1] + len(starts))),
+        shape=(n + 1, n + 1),
+    )
+    return np.asarray(csgraph.dijkstra(graph, indices=n, limit=limit_s)[:-1])
+
+
+def dijkstra_from(router: Router, origin: Snap) -> FloatArray:
+    """Every node's time from a snapped point by scipy's Dijkstra, with the router's weights now."""
+    net, weights = router.network, router.edge_time_s
+    starts = []
+    for e, o in origin.placements():
+        share = 1.0 - o / float(net.edge_length_m[e])
+        starts.append((int(net.edge_to[e]), float(weights[e]) * share if share > 0 else 0.0))
+    return dijkstra_times(net, weights, starts)

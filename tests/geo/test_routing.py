@@ -19,11 +19,11 @@ from citylink.geo.routing import Router
 from citylink.geo.snapping import Snap, Snapper
 from tests.geo.roads_fixtures import (
     BULEVARDI,
-    FULL_TREE_S,
     KAMPPI,
     RAUTATIENTORI,
     SENAATINTORI,
     SIMONKATU_WAY,
+    dijkstra_from,
     helsinki,
     metres_to_lonlat,
     write_osm,
@@ -76,7 +76,7 @@ def haversine_total(coords: np.ndarray) -> float:
 
 def test_route_times_match_a_full_dijkstra(router: Router) -> None:
     route = _route(router, KAMPPI, SENAATINTORI)
-    times = router.times_from(route.origin, limit_s=FULL_TREE_S)
+    times = dijkstra_from(router, route.origin)
     assert np.allclose(route.node_eta_s, times[route.nodes])
     assert router.eta_between(route.origin, route.destination) == pytest.approx(route.eta_s)
     assert route.eta_s == pytest.approx(
@@ -94,14 +94,14 @@ def _point_along(net: RoadNetwork, edges: np.ndarray, at_m: float) -> tuple[floa
     return float(coords[0, 0]), float(coords[0, 1])
 
 
-def test_bidirectional_search_matches_one_full_dijkstra(router: Router) -> None:
+def test_route_search_matches_one_full_dijkstra(router: Router) -> None:
     net = router.network
     rng = np.random.default_rng(7)
     for _ in range(60):
         a = router.snapper.snap(*metres_to_lonlat(RAUTATIENTORI, *rng.uniform([-400, -700], [400, 700])))
         b = router.snapper.snap(*metres_to_lonlat(RAUTATIENTORI, *rng.uniform([-400, -700], [400, 700])))
         assert isinstance(a, Snap) and isinstance(b, Snap)
-        times = router.times_from(a, limit_s=FULL_TREE_S)
+        times = dijkstra_from(router, a)
         expected = min(times[net.edge_from[e]] + router.edge_time_s[e] * o / net.edge_length_m[e]
                        for e, o in b.placements())
         for e, o in a.placements():  # straight along a shared edge
@@ -270,6 +270,15 @@ def test_eta_ranking_beats_straight_line(tmp_path: Path) -> None:
     assert first.eta_s == pytest.approx(800.0 / (50 / 3.6), rel=0.01)
     assert "Bridge" in [leg.name for leg in route_legs(router.network, second.route)]
 
+
+def test_a_route_far_longer_than_the_straight_line_is_still_found(tmp_path: Path) -> None:
+    # 300 m apart across the river, 4.3 km by road: the search's first time limit (twice the straight line's
+    # time) is passed three times over before the route is proven.
+    router = _river_town(tmp_path)
+    route = _route(router, metres_to_lonlat(ORIGIN, 1000.0, 300.0), metres_to_lonlat(ORIGIN, 1000.0, 0.0))
+    assert route.distance_m == pytest.approx(2000.0 + 300.0 + 2000.0, rel=0.01)
+    assert route.eta_s == pytest.approx(4300.0 / (50 / 3.6), rel=0.01)
+    assert "Bridge" in [leg.name for leg in route_legs(router.network, route)]
 
 def test_busy_unit_is_skipped(router: Router) -> None:
     units = {

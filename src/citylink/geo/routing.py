@@ -1,14 +1,16 @@
 """Shortest-time queries on a road network: a route between two points, and units ranked by ETA by road.
 
-Units by ETA use scipy's ``csgraph.dijkstra`` on the CSR adjacency; a route between two points uses networkit's
-bidirectional search (point_to_point.py); every node within a time (the cordon) a bucket-queue search compiled
-with numba (within_time.py). All chosen by measurement: see docs/decisions.md. A query point lies on an edge,
-not on a node, so the graph has one more, virtual, node whose out-edges are the partial edges from the point to
-the next node(s); partial edges into the target are added to the node times afterwards. Each thread keeps its
-own copy of the graph with that node's row, and a query only overwrites the row's two entries.
+A route between two points and everything within a time (the cordon) use a bucket-queue search compiled with
+numba (bucket_search.py); units by ETA use scipy's ``csgraph.dijkstra`` on the reversed CSR adjacency, for its
+predecessors and many targets. Both chosen by measurement: see docs/decisions.md. A query point lies on an
+edge, not on a node: a search starts from the next node(s) with the partial edges' times, and partial edges
+into the target are added to the node times afterwards. For scipy, the point is one more, virtual, node whose
+out-edges are those partial edges; each thread keeps its own copy of the graph with that node's row, and a query
+only overwrites the row's two entries.
 
-The units' search runs with a time ``limit`` that starts near the expected answer and doubles until the answer
-is proven: a node time within the limit is exact, and anything not reached takes longer than the limit.
+A route's and the units' searches run with a time ``limit`` that starts near the expected answer and doubles
+until the answer is proven: a node time within the limit is exact, and anything not reached takes longer than
+the limit.
 
 Live traffic changes edge weights only: a speed factor per edge (1 free flow, 0.5 half speed, 0 closed),
 kept copy-on-write, so a query that started keeps the weights it started with and nothing is rebuilt.
@@ -26,12 +28,11 @@ import numpy.typing as npt
 from scipy.sparse import csgraph, csr_matrix
 from shapely.geometry import LineString
 
+from citylink.geo.bucket_search import BucketSearch
 from citylink.geo.distance import FloatArray, haversine_m, haversine_m_many
-from citylink.geo.point_to_point import PointToPoint
 from citylink.geo.roads import MIN_EDGE_TIME_S, IntArray, RoadNetwork
 from citylink.geo.route_results import NoRoute, NoRouteReason, RankedUnit, Route, UnitRanking
 from citylink.geo.snapping import DEFAULT_MAX_SNAP_M, OffNetwork, Snap, Snapper
-from citylink.geo.within_time import WithinTime
 
 DEFAULT_K = 3
 _SLOTS = 2  # out-edges of a query's virtual node: one per direction of the road the point is on
@@ -96,8 +97,10 @@ class Router:
         self._factor = np.ones(network.n_edges)
         self._weights = self._weights_for(self._factor)
         self._local = _QueryGraphs()
-        self._point_to_point = PointToPoint(network.edge_ptr, network.edge_to)
-        self._within_time = WithinTime(network.edge_ptr, network.edge_to)
+        self._buckets = BucketSearch(network.edge_ptr, network.edge_to)
+        # An empty search loads the compiled kernel now (0.15-0.25 s from numba's disk cache) rather than on the
+        # first incident's route.
+        self._buckets.times(self._weights.forward, [], 0.0)
 
     # -- live traffic ----------------------------------------------------------------------------------------
 
@@ -167,7 +170,7 @@ class Router:
         net = self.network
         starts = [(int(net.edge_to[e]), self._partial(weights, e, o, float(self._length_m[e])))
                   for e, o in origin.placements()]
-        return self._within_time.times(weights.forward, starts, limit_s)
+        return self._buckets.times(weights.forward, starts, limit_s)
 
     def _first_limit_s(self, straight_m: float) -> float:
         return max(_MIN_LIMIT_S, _DETOUR * straight_m / self._median_speed_ms)
@@ -214,7 +217,10 @@ class Router:
         starts = [(int(net.edge_to[e]), self._partial(weights, e, o, float(self._length_m[e])))
                   for e, o in origin.placements()]
         ends = [(int(net.edge_from[e]), self._partial(weights, e, 0.0, o)) for e, o in destination.placements()]
-        eta, path = self._point_to_point.search(weights.forward, starts, ends)
+        limit = self._first_limit_s(haversine_m(origin.lon, origin.lat, destination.lon, destination.lat))
+        while (found := self._buckets.fastest(weights.forward, starts, ends, limit)) is None:
+            limit *= _GROWTH
+        eta, path = found
         if direct <= eta:
             return direct, -1, path[:0]
         return eta, self._exit_edge(destination, int(path[-1]), weights), path
