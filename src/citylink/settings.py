@@ -65,6 +65,7 @@ class NotifySettings(_Section):
         default=None, description="gateway (SMS/push) that receives guardian notifications as JSON POSTs")
     max_attempts: int = Field(default=8, ge=1, le=100, description="delivery attempts before giving up")
     backoff_base_s: float = Field(default=1.0, gt=0, description="first retry delay; doubles each attempt")
+    backoff_max_s: float = Field(default=300.0, gt=0, le=86_400, description="longest delay between attempts")
     timeout_s: float = Field(default=5.0, gt=0, description="per-delivery HTTP timeout")
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from citylink.adapters.cap import CapProfile, alert_from_incident, event_from_alert, reference_to
 from citylink.domain.events import Event
+from citylink.runtime.backoff import backoff
 from citylink.runtime.clock import Clock
 from citylink.runtime.intake import Accepted, Submit
 from citylink.runtime.periodic import Periodic
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 50
 TIMEOUT_S = 10.0
+RETRY_FIRST_S = 2.0
 RETRY_MAX_S = 300.0
 
 
@@ -108,7 +110,7 @@ class CapAlerts:
         row.lease_until, row.last_error = None, error
         if error:
             row.failures += 1
-            row.next_attempt_at = now + timedelta(seconds=min(2.0 ** row.failures, RETRY_MAX_S))
+            row.next_attempt_at = now + backoff(row.failures, first_s=RETRY_FIRST_S, longest_s=RETRY_MAX_S)
             log.warning("CAP receiver %s: %s; trying again later", url, error)
         else:
             row.failures, row.next_attempt_at = 0, None

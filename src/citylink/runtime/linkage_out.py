@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from citylink.adapters import scsns
 from citylink.adapters.scsns_cipher import BodyEncoding, encrypt_body
 from citylink.domain.events import Event
+from citylink.runtime.backoff import backoff
 from citylink.runtime.clock import Clock
 from citylink.runtime.periodic import Periodic
 from citylink.settings import LinkageSettings, LinkPartner
@@ -161,8 +162,8 @@ class LinkageOut:
         row = session.get(LinkPartnerRow, partner)
         assert row is not None
         row.failures += 1
-        wait = min(self._settings.retry_base_s * 2 ** (row.failures - 1), self._settings.retry_max_s)
-        row.next_attempt_at = self._clock() + timedelta(seconds=wait)
+        row.next_attempt_at = self._clock() + backoff(row.failures, first_s=self._settings.retry_base_s,
+                                                      longest_s=self._settings.retry_max_s)
         row.last_error, row.lease_until, row.lease_owner = error[:500], None, None
 
 

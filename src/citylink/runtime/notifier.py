@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from citylink.runtime.backoff import backoff
 from citylink.runtime.clock import Clock
 from citylink.runtime.periodic import Periodic
 from citylink.settings import NotifySettings
@@ -107,7 +108,5 @@ class Notifier:
             note.status, note.next_attempt_at = "failed", None
             log.warning("notification %s gave up after %d attempts: %s", note.id, note.attempts, error)
         else:
-            note.next_attempt_at = now + self.backoff(note.attempts)
-
-    def backoff(self, attempts: int) -> timedelta:
-        return timedelta(seconds=self._settings.backoff_base_s * 2 ** (attempts - 1))
+            note.next_attempt_at = now + backoff(note.attempts, first_s=self._settings.backoff_base_s,
+                                                 longest_s=self._settings.backoff_max_s)
