@@ -120,14 +120,18 @@ def nx_route_eta(graph: nx.DiGraph[int], router: Router, a: Snap, b: Snap) -> fl
     edges = [(source, int(net.edge_to[e]), _share(router, e, o, float(net.edge_length_m[e]))) for e, o in
              a.placements()]
     edges += [(int(net.edge_from[e]), target, _share(router, e, 0.0, o)) for e, o in b.placements()]
-    direct = min((_share(router, e, o, p) for e, o in a.placements() for f, p in b.placements() if e == f and p >= o),
-                 default=math.inf)
     with _virtual(graph, edges) as g:
         try:
             eta = nx.dijkstra_path_length(g, source, target, weight="weight")  # stops at the target
         except nx.NetworkXNoPath:
             eta = math.inf
-    return min(float(eta), direct)
+    return min(float(eta), _straight_along(router, a, b))
+
+
+def _straight_along(router: Router, a: Snap, b: Snap) -> float:
+    """The time from a to b straight along an edge they share, b ahead of a (inf: none)."""
+    return min((_share(router, e, o, p) for e, o in a.placements() for f, p in b.placements() if e == f and p >= o),
+               default=math.inf)
 
 
 def nx_best_units(reverse: nx.DiGraph[int], router: Router, incident: Snap, units: list[Snap]) -> list[int]:
@@ -140,9 +144,7 @@ def nx_best_units(reverse: nx.DiGraph[int], router: Router, incident: Snap, unit
     for i, unit in enumerate(units):
         eta = min(_share(router, e, o, float(net.edge_length_m[e])) + dist.get(int(net.edge_to[e]), math.inf)
                   for e, o in unit.placements())
-        direct = min((_share(router, e, o, p) for e, o in unit.placements() for f, p in incident.placements()
-                      if e == f and p >= o), default=math.inf)
-        etas.append((min(eta, direct), i))
+        etas.append((min(eta, _straight_along(router, unit, incident)), i))
     return [i for eta, i in sorted(etas)[:TOP_K] if math.isfinite(eta)]
 
 
@@ -188,9 +190,7 @@ class ScipyGraph:
         net = self.router.network
         times = self.times_from(a)
         eta = min(float(times[net.edge_from[e]]) + _share(self.router, e, 0.0, o) for e, o in b.placements())
-        direct = min((_share(self.router, e, o, p) for e, o in a.placements() for f, p in b.placements()
-                      if e == f and p >= o), default=math.inf)
-        return min(eta, direct)
+        return min(eta, _straight_along(self.router, a, b))
 
 
 # -- queries ---------------------------------------------------------------------------------------------------

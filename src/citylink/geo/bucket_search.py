@@ -151,7 +151,7 @@ class BucketSearch:
 
     def times(self, weights: FloatArray, starts: Sequence[tuple[int, float]], limit_s: float) -> FloatArray:
         """Each node's time (inf beyond limit_s or unreachable). starts: (node, seconds to reach it)."""
-        times, _ = self._settle(weights, starts, limit_s)
+        times, _ = self._settle(self._scratch.sized(self._ptr.shape[0] - 1), weights, starts, limit_s)
         return times
 
     def fastest(self, weights: FloatArray, starts: Sequence[tuple[int, float]], ends: Sequence[tuple[int, float]],
@@ -164,7 +164,7 @@ class BucketSearch:
         for node, cost in ends:
             scratch.end_cost[node] = min(scratch.end_cost[node], cost)
         try:
-            _, settled = self._settle(weights, starts, limit_s)
+            _, settled = self._settle(scratch, weights, starts, limit_s)
         finally:
             for node, _ in ends:
                 scratch.end_cost[node] = np.inf
@@ -175,16 +175,14 @@ class BucketSearch:
             return settled.best_s, scratch.path[count - 1::-1].copy()
         return None
 
-    def _settle(self, weights: FloatArray, starts: Sequence[tuple[int, float]],
+    def _settle(self, s: _Scratch, weights: FloatArray, starts: Sequence[tuple[int, float]],
                 limit_s: float) -> tuple[FloatArray, _Settled]:
         if not (limit_s >= 0.0 and math.isfinite(limit_s)):
             raise ValueError(f"limit_s must be finite and not negative, got {limit_s}")
         nodes = np.array([node for node, _ in starts], dtype=np.int32)
         costs = np.array([cost for _, cost in starts], dtype=np.float64)
         width_s = max(_MIN_WIDTH_S, limit_s / _MAX_BUCKETS)
-        n = self._ptr.shape[0] - 1
-        s = self._scratch.sized(n)
-        times = np.full(n, np.inf)
+        times = np.full(s.n, np.inf)
         while not (settled := _settle_compiled(self._ptr, self._to, weights, nodes, costs, float(limit_s), width_s,
                                                times, s.pred, s.end_cost, s.head, s.entry_node, s.entry_time,
                                                s.entry_next)).completed:

@@ -167,10 +167,7 @@ class Router:
     def times_from(self, origin: Snap, *, limit_s: float) -> FloatArray:
         """Time from the snapped point to every node (inf beyond limit_s or unreachable)."""
         weights = self._weights
-        net = self.network
-        starts = [(int(net.edge_to[e]), self._partial(weights, e, o, float(self._length_m[e])))
-                  for e, o in origin.placements()]
-        return self._buckets.times(weights.forward, starts, limit_s)
+        return self._buckets.times(weights.forward, self._leaving(origin, weights), limit_s)
 
     def _first_limit_s(self, straight_m: float) -> float:
         return max(_MIN_LIMIT_S, _DETOUR * straight_m / self._median_speed_ms)
@@ -213,10 +210,7 @@ class Router:
     def _search(self, origin: Snap, destination: Snap, weights: _Weights) -> tuple[float, int, IntArray]:
         """(ETA, the destination's edge it arrives by or -1 for straight along a shared edge, the nodes between)."""
         direct = self._direct(origin, destination, weights)[0]
-        net = self.network
-        starts = [(int(net.edge_to[e]), self._partial(weights, e, o, float(self._length_m[e])))
-                  for e, o in origin.placements()]
-        ends = [(int(net.edge_from[e]), self._partial(weights, e, 0.0, o)) for e, o in destination.placements()]
+        starts, ends = self._leaving(origin, weights), self._arriving(destination, weights)
         limit = self._first_limit_s(haversine_m(origin.lon, origin.lat, destination.lon, destination.lat))
         while (found := self._buckets.fastest(weights.forward, starts, ends, limit)) is None:
             limit *= _GROWTH
@@ -325,14 +319,10 @@ class Router:
 
     def _reversed_graph_to(self, target: Snap, weights: _Weights) -> csr_matrix:
         """This thread's reversed graph with the virtual node (index n) at the snapped target."""
-        net = self.network
-        n = net.n_nodes
+        n = self.network.n_nodes
         heads, costs = [n] * _SLOTS, [math.inf] * _SLOTS  # an unused slot: an endless loop onto itself
-        for slot, (edge, offset) in enumerate(target.placements()):
-            # Reaching the point along an edge starts at the edge's tail. A point at the very start of a closed
-            # edge stands on the junction: it costs nothing, not inf × 0.
-            heads[slot] = int(net.edge_from[edge])
-            costs[slot] = self._partial(weights, edge, 0.0, offset)
+        for slot, (tail, cost) in enumerate(self._arriving(target, weights)):
+            heads[slot], costs[slot] = tail, cost
         local = self._local
         if local.weights is not weights:  # made again after a traffic swap
             local.reverse = _with_virtual_row(self._rev_ptr, self._rev_indices, weights.reverse)
@@ -343,6 +333,18 @@ class Router:
         return graph
 
     # -- path pieces -------------------------------------------------------------------------------------------
+
+    def _leaving(self, origin: Snap, weights: _Weights) -> list[tuple[int, float]]:
+        """(node, seconds) for each way out of a snapped point: the edge's head, and the rest of the edge."""
+        net = self.network
+        return [(int(net.edge_to[e]), self._partial(weights, e, o, float(self._length_m[e])))
+                for e, o in origin.placements()]
+
+    def _arriving(self, destination: Snap, weights: _Weights) -> list[tuple[int, float]]:
+        """(node, seconds) for each way into a snapped point: the edge's tail, and the edge up to the point. A
+        point at the very start of a closed edge stands on the junction: it costs nothing, not inf × 0."""
+        net = self.network
+        return [(int(net.edge_from[e]), self._partial(weights, e, 0.0, o)) for e, o in destination.placements()]
 
     def _partial(self, weights: _Weights, edge: int, start_m: float, end_m: float) -> float:
         length = self._length_m[edge]
